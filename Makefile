@@ -1,0 +1,72 @@
+# lunaris - build everything into build/ (or build/asan with `make asan`).
+#
+#   make            liblunaris.{a,so}, lunaris, unit tests
+#   make asan       the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       libFuzzer targets (clang) into build/fuzz/
+#   make check      unit tests
+#
+# Sources are found by wildcard: a new lib/foo.c or tests/unit/test_foo.c is
+# built without touching this file.
+
+CC      ?= cc
+BUILD   ?= build
+WERROR  ?= -Werror
+CSTD     = -std=c11 -D_GNU_SOURCE
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter $(WERROR)
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -Iinclude -Ilib $(CFLAGS)
+LIBS     = -lcrypto -lpthread
+CLI_LIBS = -ljansson
+CMOCKA_LIBS = -lcmocka
+
+LIB_SRC  = $(wildcard lib/*.c)
+CLI_SRC  = $(wildcard cli/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BIN = $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+
+all: $(BUILD)/liblunaris.a $(BUILD)/liblunaris.so $(BUILD)/lunaris $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/liblunaris.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/liblunaris.so: $(LIB_OBJ)
+	$(CC) $(SAN) -shared -Wl,-soname,liblunaris.so.0 -o $@ $^ $(LIBS)
+
+$(BUILD)/lunaris: $(CLI_OBJ) $(BUILD)/liblunaris.a
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(BUILD)/liblunaris.a $(CLI_LIBS) $(LIBS) -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/liblunaris.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< $(BUILD)/liblunaris.a $(CMOCKA_LIBS) $(LIBS) -lm
+
+check: all
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+FUZZ_CC ?= clang
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
+		-o $@ $< $(LIB_SRC) $(LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+
+clean:
+	rm -rf build
+
+.PHONY: all check asan fuzz clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,210 @@
+/*
+ * main.c - lunaris(1): option parsing and subcommand dispatch.
+ *
+ * Options may stand before or after the subcommand: GNU getopt_long
+ * permutes argv, so `lunaris --trace read URL` and `lunaris read URL
+ * --trace` parse the same.  Every option is known to every subcommand;
+ * each subcommand checks that it got what it needs.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+	"usage: lunaris [options] <command> [operands]\n"
+	"\n"
+	"One-shot tools (talk to the target directly):\n"
+	"  discover [--json] HOST[:PORT]             SendTargets discovery\n"
+	"  luns [--json] iscsi://HOST[:PORT]/IQN     list LUNs with size and identity\n"
+	"  read URL --offset N --length N [-o FILE]  read bytes (block aligned)\n"
+	"  write URL --offset N [-i FILE]            write bytes (block aligned)\n"
+	"  perf URL [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--seconds N]\n"
+	"\n"
+	"URL: iscsi://[user@]host[:port]/target-iqn/lun\n"
+	"\n"
+	"Options:\n"
+	"  --initiator-name IQN      our iSCSI name (default: a stable generated iqn)\n"
+	"  --header-digest none|crc32c   --data-digest none|crc32c\n"
+	"  --chap-user NAME          CHAP name (default: from the URL, else the initiator name)\n"
+	"  --chap-secret-file F      CHAP secret (or LUNARIS_CHAP_SECRET)\n"
+	"  --target-user NAME        the target's CHAP name for mutual CHAP\n"
+	"  --target-secret-file F    mutual CHAP secret (or LUNARIS_TARGET_SECRET)\n"
+	"  --chap-algorithms LIST    md5,sha1,sha256,sha3-256 in preference order (default md5)\n"
+	"  --trace                   print every state-machine transition to stderr\n"
+	"  --stats                   print session counters to stderr at the end\n"
+	"  --json                    machine-readable output\n"
+	"  -v, --verbose             more output\n"
+	"  -h, --help                this text\n"
+	"\n"
+	"Exit codes: 0 ok, 1 usage, 2 connection or login failure, 3 SCSI error.\n";
+
+enum {
+	OPT_INITIATOR = 256,
+	OPT_HDIGEST,
+	OPT_DDIGEST,
+	OPT_TRACE,
+	OPT_JSON,
+	OPT_STATS,
+	OPT_CHAP_USER,
+	OPT_CHAP_SECRET_FILE,
+	OPT_TARGET_USER,
+	OPT_TARGET_SECRET_FILE,
+	OPT_CHAP_ALGS,
+	OPT_OFFSET,
+	OPT_LENGTH,
+	OPT_RW,
+	OPT_BS,
+	OPT_QD,
+	OPT_SECONDS,
+};
+
+static const struct option long_opts[] = {
+	{ "initiator-name", required_argument, NULL, OPT_INITIATOR },
+	{ "header-digest", required_argument, NULL, OPT_HDIGEST },
+	{ "data-digest", required_argument, NULL, OPT_DDIGEST },
+	{ "trace", no_argument, NULL, OPT_TRACE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "chap-user", required_argument, NULL, OPT_CHAP_USER },
+	{ "chap-secret-file", required_argument, NULL, OPT_CHAP_SECRET_FILE },
+	{ "target-user", required_argument, NULL, OPT_TARGET_USER },
+	{ "target-secret-file", required_argument, NULL, OPT_TARGET_SECRET_FILE },
+	{ "chap-algorithms", required_argument, NULL, OPT_CHAP_ALGS },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "length", required_argument, NULL, OPT_LENGTH },
+	{ "output", required_argument, NULL, 'o' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "rw", required_argument, NULL, OPT_RW },
+	{ "bs", required_argument, NULL, OPT_BS },
+	{ "qd", required_argument, NULL, OPT_QD },
+	{ "seconds", required_argument, NULL, OPT_SECONDS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_digest(const char *v, enum lunaris_digest *out)
+{
+	if (!strcmp(v, "none"))
+		*out = LUNARIS_DIGEST_NONE;
+	else if (!strcmp(v, "crc32c"))
+		*out = LUNARIS_DIGEST_CRC32C_ONLY;
+	else if (!strcmp(v, "crc32c,none"))
+		*out = LUNARIS_DIGEST_CRC32C;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_u32(const char *opt, const char *v, uint32_t *out, uint32_t min)
+{
+	uint64_t x;
+
+	if (cli_parse_size(v, &x) < 0 || x < min || x > UINT32_MAX) {
+		cli_err("%s: invalid value '%s'", opt, v);
+		return -1;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = {
+		.rw = "randread",
+		.bs = 4096,
+		.qd = 32,
+		.seconds = 10,
+	};
+	char iname[224];
+	int c;
+
+	lunaris_default_initiator_name(iname, sizeof(iname));
+	o.initiator_name = iname;
+	while ((c = getopt_long(argc, argv, "o:i:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_INITIATOR: o.initiator_name = optarg; break;
+		case OPT_HDIGEST:
+		case OPT_DDIGEST:
+			if (parse_digest(optarg, c == OPT_HDIGEST ? &o.header_digest
+								  : &o.data_digest) < 0) {
+				cli_err("--%s-digest: expected none or crc32c, got '%s'",
+					c == OPT_HDIGEST ? "header" : "data", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_TRACE: o.trace = true; break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_STATS: o.stats = true; break;
+		case OPT_CHAP_USER: o.chap_user = optarg; break;
+		case OPT_CHAP_SECRET_FILE: o.chap_secret_file = optarg; break;
+		case OPT_TARGET_USER: o.target_user = optarg; break;
+		case OPT_TARGET_SECRET_FILE: o.target_secret_file = optarg; break;
+		case OPT_CHAP_ALGS: o.chap_algorithms = optarg; break;
+		case OPT_OFFSET:
+		case OPT_LENGTH: {
+			uint64_t v;
+
+			if (cli_parse_size(optarg, &v) < 0) {
+				cli_err("--%s: invalid size '%s'",
+					c == OPT_OFFSET ? "offset" : "length", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == OPT_OFFSET) {
+				o.offset = v;
+				o.have_offset = true;
+			} else {
+				o.length = v;
+				o.have_length = true;
+			}
+			break;
+		}
+		case 'o': o.output = optarg; break;
+		case 'i': o.input = optarg; break;
+		case OPT_RW: o.rw = optarg; break;
+		case OPT_BS:
+			if (parse_u32("--bs", optarg, &o.bs, 512) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_QD:
+			if (parse_u32("--qd", optarg, &o.qd, 1) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SECONDS:
+			if (parse_u32("--seconds", optarg, &o.seconds, 1) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'v': o.verbose = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	int nargs = argc - optind - 1;
+	char **args = argv + optind + 1;
+	static const struct {
+		const char *name;
+		int (*fn)(const struct cli_opts *, int, char **);
+	} cmds[] = {
+		{ "discover", cmd_discover }, { "luns", cmd_luns }, { "read", cmd_read },
+		{ "write", cmd_write },	      { "perf", cmd_perf },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(cmd, cmds[i].name)) {
+			char cause[64];
+
+			snprintf(cause, sizeof(cause), "lunaris %s", cmd);
+			o.cause = cause;
+			return cmds[i].fn(&o, nargs, args);
+		}
+	}
+	cli_err("unknown command '%s' (try lunaris --help)", cmd);
+	return EXIT_USAGE;
+}
