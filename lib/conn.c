@@ -111,6 +111,14 @@ static const struct conn_cell conn_table[LUN_CONN_NSTATES][LUN_CONN_NEVENTS] = {
 
 #undef C
 
+int lun_conn_next_state(enum lun_conn_state st, enum lun_conn_event ev)
+{
+	if (st >= LUN_CONN_NSTATES || ev >= LUN_CONN_NEVENTS ||
+	    conn_table[st][ev].action == CA_INVALID)
+		return -1;
+	return conn_table[st][ev].to;
+}
+
 static void conn_close_fd(struct lun_sess *s)
 {
 	if (s->fd >= 0)
@@ -220,6 +228,11 @@ int lun_conn_open(struct lun_sess *s)
 	char port[8];
 	int rc, one = 1;
 
+	if (s->offline) {
+		lun_seterr(s->err, sizeof(s->err), "offline session: no connection to %s",
+			   s->portal);
+		return -1;
+	}
 	snprintf(port, sizeof(port), "%u", s->port);
 	rc = getaddrinfo(s->host, port, &hints, &res);
 	if (rc != 0) {

@@ -54,6 +54,13 @@ static const int8_t sess_table[LUN_SESS_NSTATES][LUN_SESS_NEVENTS] = {
 /* RFC 7143 section 8.3 (initiator session states): free = Q1, logged_in =
  * Q3, failed = Q4; in_flush/flushed are the Solaris renegotiation states. */
 
+int lun_sess_next_state(enum lun_sess_state st, enum lun_sess_event ev)
+{
+	if (st >= LUN_SESS_NSTATES || ev >= LUN_SESS_NEVENTS)
+		return -1;
+	return sess_table[st][ev];
+}
+
 void lun_sess_event(struct lun_sess *s, enum lun_sess_event ev, const char *cause)
 {
 	int to = sess_table[s->sstate][ev];

@@ -71,6 +71,11 @@ const char *lun_conn_event_name(enum lun_conn_event e);
 const char *lun_sess_state_name(enum lun_sess_state s);
 const char *lun_sess_event_name(enum lun_sess_event e);
 
+/* The tables, for tests and documentation: the next state, or -1 when the
+ * event is not valid in that state. */
+int lun_conn_next_state(enum lun_conn_state st, enum lun_conn_event ev);
+int lun_sess_next_state(enum lun_sess_state st, enum lun_sess_event ev);
+
 struct lun_sess;
 
 /*
@@ -151,6 +156,7 @@ struct lun_sess {
 	struct lun_trace trace;
 
 	/* connection */
+	bool offline; /* tests and fuzzers: never touch the network */
 	int fd;
 	bool connecting; /* non-blocking connect() in progress */
 	uint64_t login_deadline_ns;
