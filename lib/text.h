@@ -43,7 +43,9 @@ const char *lun_kvlist_get(const struct lun_kvlist *l, const char *key);
 /*
  * Parse a data segment: key=value pairs each terminated by NUL.  Appends to l.
  * Rejects: a pair without '=', an empty or over-long key, a key with bytes
- * outside [A-Za-z0-9.+@_-], a value over its size limit, a missing final NUL
+ * outside [A-Za-z0-9.+@_-#] (# for the "X#" public extension keys of RFC
+ * 7143), a value over its size limit (LUN_VALUE_MAX, LUN_VALUE_LARGE_MAX
+ * for CHAP_C and CHAP_R), a missing final NUL
  * (callers join multi-PDU text (C bit) into one buffer first).  Trailing NUL
  * padding is accepted.  Duplicate keys are kept (SendTargets responses
  * repeat TargetName/TargetAddress); lun_nego rejects duplicates it cares
