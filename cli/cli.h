@@ -28,6 +28,7 @@ struct cli_opts {
 	uint64_t offset, length;
 	const char *rw;
 	uint32_t bs, qd, seconds;
+	uint32_t login_timeout;
 	const char *cause;
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -63,12 +64,17 @@ static void trace_to_stderr(const struct lunaris_trace_event *ev, void *arg)
 static int read_secret_file(const char *path, char *buf, size_t cap)
 {
 	FILE *f = fopen(path, "r");
+	struct stat st;
 	size_t n;
 
 	if (!f) {
 		cli_err("cannot open secret file %s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+		fprintf(stderr, "lunaris: warning: secret file %s can be read by other users "
+				"(mode %03o); chmod 600 it\n",
+			path, st.st_mode & 0777);
 	n = fread(buf, 1, cap - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -151,6 +157,7 @@ static lunaris_session *session_for(const struct cli_opts *o, const char *host, 
 	snprintf(cause, sizeof(cause), "%s by pid %ld", o->cause ? o->cause : "lunaris",
 		 (long)getpid());
 	lunaris_set_cause(s, cause);
+	lunaris_set_timeouts(s, o->login_timeout, 60);
 	if (lunaris_set_portal(s, host, port) < 0 || lunaris_set_target(s, target) < 0 ||
 	    lunaris_set_digests(s, o->header_digest, o->data_digest) < 0) {
 		cli_err("%s", lunaris_get_error(s));
@@ -257,31 +264,41 @@ void cli_logout(const struct cli_opts *o, lunaris_session *s)
 	lunaris_session_free(s);
 }
 
+/* Run a command, repeating it after UNIT ATTENTION.  A new session sees a
+ * UNIT ATTENTION (power on / reset) on its first command to each LUN: it
+ * reports the event, the command was not run, and running it again is what
+ * SAM expects.  Returns lunaris_scsi_sync()'s result. */
+static int scsi_ua_retry(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size_t cdb_len,
+			 enum lunaris_dir dir, void *buf, uint32_t len,
+			 struct lunaris_scsi_result *r)
+{
+	struct lun_sense sense;
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		rc = lunaris_scsi_sync(s, lun, cdb, cdb_len, dir, buf, len, r);
+		if (rc < 0 || tries == 3 || r->status != LUN_SCSI_CHECK_CONDITION ||
+		    lun_parse_sense(r->sense, r->sense_len, &sense, NULL, 0) < 0 ||
+		    sense.key != 0x06)
+			return rc;
+	}
+}
+
 int cli_scsi(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size_t cdb_len,
 	     enum lunaris_dir dir, void *buf, uint32_t len, struct lunaris_scsi_result *r,
 	     const char *what)
 {
 	char msg[300];
-	struct lun_sense sense;
-	int tries = 0;
 
-again:
-	if (lunaris_scsi_sync(s, lun, cdb, cdb_len, dir, buf, len, r) < 0) {
-		if (r->error == LUNARIS_OK && r->status == 0) {
+	if (scsi_ua_retry(s, lun, cdb, cdb_len, dir, buf, len, r) < 0) {
+		if (r->error == LUNARIS_OK) {
 			cli_err("%s: %s", what, lunaris_get_error(s));
 			return EXIT_CONN;
 		}
 		lunaris_result_str(r, msg, sizeof(msg));
-		cli_err("%s: %s%s%s", what, msg, r->error ? ": " : "",
-			r->error ? lunaris_get_error(s) : "");
+		cli_err("%s: %s: %s", what, msg, lunaris_get_error(s));
 		return EXIT_CONN;
 	}
-	/* A new session sees a UNIT ATTENTION (power on / reset) on its first
-	 * command to each LUN: it reports the event, the command was not run,
-	 * and running it again is what SAM expects. */
-	if (r->status == LUN_SCSI_CHECK_CONDITION && tries++ < 3 &&
-	    lun_parse_sense(r->sense, r->sense_len, &sense, NULL, 0) == 0 && sense.key == 0x06)
-		goto again;
 	if (r->status != LUN_SCSI_GOOD || r->response) {
 		lunaris_result_str(r, msg, sizeof(msg));
 		cli_err("%s on LUN %u: %s", what, lun, msg);
@@ -299,13 +316,19 @@ int cli_capacity(lunaris_session *s, uint16_t lun, uint32_t *block_size, uint64_
 	int rc;
 
 	n = lun_cdb_read_capacity16(cdb, sizeof(buf));
-	rc = cli_scsi(s, lun, cdb, n, LUNARIS_DIR_READ, buf, sizeof(buf), &r,
-		      "READ CAPACITY(16)");
-	if (rc == EXIT_OK && lun_parse_read_capacity16(buf, sizeof(buf) - r.residual, &cap, NULL,
-						       0) == 0)
+	rc = scsi_ua_retry(s, lun, cdb, n, LUNARIS_DIR_READ, buf, sizeof(buf), &r);
+	if (rc == 0 && r.status == LUN_SCSI_GOOD &&
+	    lun_parse_read_capacity16(buf, sizeof(buf) - r.residual, &cap, NULL, 0) == 0)
 		goto done;
-	if (rc == EXIT_CONN)
-		return rc;
+	/* Only a device that does not know READ CAPACITY(16) (invalid opcode
+	 * or field) gets the 10-byte form; other errors are reported as they
+	 * are, once. */
+	struct lun_sense sense;
+	if (rc < 0 || r.status != LUN_SCSI_CHECK_CONDITION ||
+	    lun_parse_sense(r.sense, r.sense_len, &sense, NULL, 0) < 0 || sense.key != 0x05 ||
+	    (sense.asc != 0x20 && sense.asc != 0x24))
+		return cli_scsi(s, lun, cdb, n, LUNARIS_DIR_READ, buf, sizeof(buf), &r,
+				"READ CAPACITY(16)");
 	n = lun_cdb_read_capacity10(cdb);
 	rc = cli_scsi(s, lun, cdb, n, LUNARIS_DIR_READ, buf, 8, &r, "READ CAPACITY(10)");
 	if (rc)

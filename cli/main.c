@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  --target-user NAME        the target's CHAP name for mutual CHAP\n"
 	"  --target-secret-file F    mutual CHAP secret (or LUNARIS_TARGET_SECRET)\n"
 	"  --chap-algorithms LIST    md5,sha1,sha256,sha3-256 in preference order (default md5)\n"
+	"  --login-timeout SECONDS   give up connect + login after this long (default 15)\n"
 	"  --trace                   print every state-machine transition to stderr\n"
 	"  --stats                   print session counters to stderr at the end\n"
 	"  --json                    machine-readable output\n"
@@ -59,6 +60,7 @@ enum {
 	OPT_BS,
 	OPT_QD,
 	OPT_SECONDS,
+	OPT_LOGIN_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -81,6 +83,7 @@ static const struct option long_opts[] = {
 	{ "bs", required_argument, NULL, OPT_BS },
 	{ "qd", required_argument, NULL, OPT_QD },
 	{ "seconds", required_argument, NULL, OPT_SECONDS },
+	{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -118,6 +121,7 @@ int main(int argc, char **argv)
 		.bs = 4096,
 		.qd = 32,
 		.seconds = 10,
+		.login_timeout = 15,
 	};
 	char iname[224];
 	int c;
@@ -175,6 +179,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SECONDS:
 			if (parse_u32("--seconds", optarg, &o.seconds, 1) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_LOGIN_TIMEOUT:
+			if (parse_u32("--login-timeout", optarg, &o.login_timeout, 1) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'v': o.verbose = true; break;

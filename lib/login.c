@@ -120,23 +120,31 @@ int lun_login_start(struct lun_sess *s)
 	return login_send(s, false, 0);
 }
 
-/* A sentence for an authentication failure that names the algorithm. */
-static void login_auth_error(struct lun_sess *s, const char *status)
+/* A sentence for a failure during CHAP that names the algorithm: the one
+ * the target chose, or else the ones we offered. */
+static void login_auth_error(struct lun_sess *s, const char *status, uint8_t cls, uint8_t det)
 {
-	if (s->chap.alg) {
-		const char *hint = s->chap.alg == LUN_CHAP_SHA256
-					   ? "; some targets (tgtd) implement CHAP_A=7 as SHA-1, "
-					     "try --chap-algorithms md5"
-					   : "";
+	char algs[96] = "";
+	bool sha256 = s->chap.alg == LUN_CHAP_SHA256;
 
-		lun_seterr(s->err, sizeof(s->err),
-			   "login to %s at %s failed: %s (CHAP_A=%d, %s)%s", s->target_label,
-			   s->portal, status, s->chap.alg, lun_chap_alg_name(s->chap.alg), hint);
+	if (s->chap.alg) {
+		snprintf(algs, sizeof(algs), "CHAP_A=%d, %s", s->chap.alg,
+			 lun_chap_alg_name(s->chap.alg));
 	} else {
-		lun_seterr(s->err, sizeof(s->err), "login to %s at %s failed: %s%s",
-			   s->target_label, s->portal, status,
-			   s->chap_enabled ? "" : " (no CHAP credentials were given)");
+		size_t n = (size_t)snprintf(algs, sizeof(algs), "offered CHAP_A");
+
+		for (int i = 0; i < s->chap_cfg.nalgs && n < sizeof(algs); i++) {
+			n += (size_t)snprintf(algs + n, sizeof(algs) - n, "%s%d (%s)", i ? ", " : " ",
+					      s->chap_cfg.algs[i],
+					      lun_chap_alg_name(s->chap_cfg.algs[i]));
+			sha256 |= s->chap_cfg.algs[i] == LUN_CHAP_SHA256;
+		}
 	}
+	lun_seterr(s->err, sizeof(s->err), "login to %s at %s failed during CHAP: %s (0x%02x/0x%02x; %s)%s",
+		   s->target_label, s->portal, status, cls, det, algs,
+		   sha256 ? "; some targets (tgtd) implement CHAP_A=7 as SHA-1, "
+			    "try --chap-algorithms md5"
+			  : "");
 }
 
 static void login_redirect(struct lun_sess *s, const struct lun_kvlist *keys)
@@ -199,6 +207,15 @@ static int login_keys(struct lun_sess *s, const struct lun_pdu_login_rsp *r,
 
 	if (r->csg == LUN_STAGE_SECURITY) {
 		const char *am = lun_kvlist_get(keys, "AuthMethod");
+
+		/* Targets send TargetPortalGroupTag and TargetAlias in their first
+		 * response, in the security stage; nego records them and skips
+		 * the security keys. */
+		if (lun_nego_receive(&s->nego, keys, &s->params, &s->login_out, err,
+				     sizeof(err)) < 0) {
+			lun_conn_fail(s, LUN_T30, "login to %s: %s", s->target_label, err);
+			return -1;
+		}
 
 		if (s->chap.state == LUN_CHAP_START) {
 			if (!am && !r->transit) {
@@ -273,7 +290,10 @@ int lun_login_rx(struct lun_sess *s, const struct lun_pdu *p, const uint8_t *dat
 	char err[256];
 	int rc;
 
-	if (r->itt != s->login_itt || memcmp(r->isid, s->isid, 6)) {
+	/* A refusal may come with ISID 0 (tgtd does this): the ITT alone
+	 * identifies it, and its status is what the user needs to see. */
+	if (r->itt != s->login_itt ||
+	    (r->status_class == 0 && memcmp(r->isid, s->isid, 6))) {
 		lun_conn_fail(s, LUN_T7, "Login Response for another login (ITT or ISID differ)");
 		return -1;
 	}
@@ -323,8 +343,14 @@ int lun_login_rx(struct lun_sess *s, const struct lun_pdu *p, const uint8_t *dat
 		if (r->status_class == 1) {
 			login_redirect(s, &keys);
 		} else {
-			if (r->status_class == 2 && r->status_detail == 1)
-				login_auth_error(s, st);
+			if (r->status_class == 2 && s->chap_enabled &&
+			    s->login_stage == LUN_STAGE_SECURITY)
+				login_auth_error(s, st, r->status_class, r->status_detail);
+			else if (r->status_class == 2 && r->status_detail == 1)
+				lun_seterr(s->err, sizeof(s->err),
+					   "login to %s at %s failed: %s (0x02/0x01)%s",
+					   s->target_label, s->portal, st,
+					   s->chap_enabled ? "" : "; no CHAP credentials were given");
 			else
 				lun_seterr(s->err, sizeof(s->err),
 					   "login to %s at %s failed: %s (0x%02x/0x%02x)",

@@ -371,10 +371,11 @@ static uint64_t row_bit(int i)
 /* Field accessors: the row type tells the width of the field. */
 static uint32_t field_get(const struct lun_params *p, const struct nego_row *r)
 {
-	const unsigned char *b = (const unsigned char *)p + r->off;
+	const unsigned char *b;
 
 	if (r->off == NO_FIELD)
 		return 0;
+	b = (const unsigned char *)p + r->off;
 	if (r->type == NT_BOOL)
 		return *(const bool *)(const void *)b;
 	if (r->type == NT_LIST)
@@ -386,10 +387,11 @@ static uint32_t field_get(const struct lun_params *p, const struct nego_row *r)
 
 static void field_set(struct lun_params *p, const struct nego_row *r, uint32_t v)
 {
-	unsigned char *b = (unsigned char *)p + r->off;
+	unsigned char *b;
 
 	if (r->off == NO_FIELD)
 		return;
+	b = (unsigned char *)p + r->off;
 	if (r->type == NT_BOOL)
 		*(bool *)(void *)b = v != 0;
 	else if (r->type == NT_LIST)
