@@ -12,9 +12,11 @@
  * caller's buffers; digests are computed over those slices, never over a
  * copy.
  *
- * Receive: the header (BHS + AHS + digest) is read into s->rx_hdr; the data
- * segment of a Data-In PDU is then read with readv() straight into the
- * caller's iovecs at the PDU's buffer offset, other data into s->rx_data.
+ * Receive: bytes come in batches into s->rxb; the header (BHS + AHS +
+ * digest) is assembled in s->rx_hdr; the data segment of a Data-In PDU goes
+ * to the caller's iovecs at the PDU's buffer offset (copied from the batch
+ * buffer when small, read with readv() straight into them when large),
+ * other data into s->rx_data.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -130,6 +132,7 @@ static void conn_close_fd(struct lun_sess *s)
 	s->rx_hdr_got = 0;
 	s->rx_hdr_need = LUN_BHS_LEN;
 	s->rx_in_data = false;
+	s->rxb_pos = s->rxb_len = 0;
 	s->ctl_busy = false;
 	for (unsigned i = 0; i < s->ntasks; i++)
 		s->tasks[i].tx.queued = false;
@@ -264,6 +267,7 @@ int lun_conn_open(struct lun_sess *s)
 	s->rx_hdr_got = 0;
 	s->rx_hdr_need = LUN_BHS_LEN;
 	s->rx_in_data = false;
+	s->rxb_pos = s->rxb_len = 0;
 	return 0;
 }
 
@@ -517,67 +521,131 @@ static int conn_rx_data_done(struct lun_sess *s)
 	return conn_dispatch(s);
 }
 
+/*
+ * Receive strategy.  Small PDUs (headers, 4 KiB Data-In, responses) arrive
+ * many per TCP segment; reading each with its own system call would cost
+ * two calls per command.  So bytes are pulled in batches into s->rxb and
+ * copied out, which for a 4 KiB payload is far cheaper than a syscall.  When
+ * the rest of a data segment is large (LUN_RX_DIRECT or more), it is read
+ * with readv() straight into the caller's buffers instead: big transfers
+ * are never copied.
+ */
+#define LUN_RX_DIRECT 16384
+
+/* Report a failed or closed socket; returns -1, or 0 for "try later". */
+static int conn_rx_error(struct lun_sess *s, ssize_t r)
+{
+	if (r == 0) {
+		lun_conn_fail(s, LUN_T15, "connection closed by %s", s->portal);
+		return -1;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	lun_conn_fail(s, LUN_T15, "receive from %s failed: %s", s->portal, strerror(errno));
+	return -1;
+}
+
+/* Refill the batch buffer (only called when it is empty). */
+static int conn_rx_fill(struct lun_sess *s)
+{
+	ssize_t r = recv(s->fd, s->rxb, LUN_RXB_SIZE, 0);
+
+	if (r <= 0)
+		return conn_rx_error(s, r) < 0 ? -1 : 1;
+	s->rxb_pos = 0;
+	s->rxb_len = (uint32_t)r;
+	return 0;
+}
+
+/* Copy buffered bytes into [got, need) of the current data iovecs. */
+static void conn_rx_copy_data(struct lun_sess *s)
+{
+	struct iovec v[LUNARIS_MAX_IOV + 2];
+	size_t avail = s->rxb_len - s->rxb_pos, want = s->rx_data_need - s->rx_data_got;
+	size_t take = avail < want ? avail : want;
+	int n = lun_iov_slice(s->rx_iov, s->rx_iovcnt, s->rx_data_got, take, v,
+			      LUNARIS_MAX_IOV + 2);
+
+	for (int i = 0; i < n; i++) {
+		memcpy(v[i].iov_base, s->rxb + s->rxb_pos, v[i].iov_len);
+		s->rxb_pos += (uint32_t)v[i].iov_len;
+	}
+	s->rx_data_got += take;
+}
+
+/* Header bytes: copy from the batch buffer into rx_hdr. */
+static void conn_rx_copy_hdr(struct lun_sess *s)
+{
+	uint32_t avail = s->rxb_len - s->rxb_pos, want = s->rx_hdr_need - s->rx_hdr_got;
+	uint32_t take = avail < want ? avail : want;
+
+	memcpy(s->rx_hdr + s->rx_hdr_got, s->rxb + s->rxb_pos, take);
+	s->rxb_pos += take;
+	s->rx_hdr_got += take;
+}
+
+/* Advance the header phase; 1 when the whole header is in, 0 for more. */
+static int conn_rx_header(struct lun_sess *s)
+{
+	conn_rx_copy_hdr(s);
+	if (s->rx_hdr_got < s->rx_hdr_need)
+		return 0;
+	if (s->rx_hdr_got == LUN_BHS_LEN) {
+		char err[200];
+
+		if (lun_pdu_decode(s->rx_hdr, LUN_FROM_TARGET, &s->rx_pdu, err, sizeof(err)) < 0) {
+			lun_conn_fail(s, LUN_T14, "protocol error from %s: %s", s->portal, err);
+			return -1;
+		}
+		s->rx_hdr_need = LUN_BHS_LEN + s->rx_pdu.ahs_len + (s->hdigest ? LUN_DIGEST_LEN : 0);
+		conn_rx_copy_hdr(s);
+		if (s->rx_hdr_got < s->rx_hdr_need)
+			return 0;
+	}
+	if (conn_rx_header_done(s) < 0)
+		return -1;
+	s->rx_in_data = true;
+	return 1;
+}
+
 static int conn_read(struct lun_sess *s)
 {
 	/* Bounded so that one busy connection cannot starve the caller's loop. */
-	for (int round = 0; round < 64 && s->fd >= 0; round++) {
-		ssize_t r;
-
+	for (int round = 0; round < 256 && s->fd >= 0; round++) {
 		if (!s->rx_in_data) {
-			r = read(s->fd, s->rx_hdr + s->rx_hdr_got, s->rx_hdr_need - s->rx_hdr_got);
-			if (r == 0) {
-				lun_conn_fail(s, LUN_T15, "connection closed by %s", s->portal);
-				return -1;
-			}
-			if (r < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					return 0;
-				lun_conn_fail(s, LUN_T15, "receive from %s failed: %s", s->portal,
-					      strerror(errno));
-				return -1;
-			}
-			s->rx_hdr_got += (uint32_t)r;
-			if (s->rx_hdr_got < s->rx_hdr_need)
-				continue;
-			if (s->rx_hdr_got == LUN_BHS_LEN) {
-				char err[200];
+			int rc = conn_rx_header(s);
 
-				if (lun_pdu_decode(s->rx_hdr, LUN_FROM_TARGET, &s->rx_pdu, err,
-						   sizeof(err)) < 0) {
-					lun_conn_fail(s, LUN_T14, "protocol error from %s: %s",
-						      s->portal, err);
-					return -1;
-				}
-				s->rx_hdr_need = LUN_BHS_LEN + s->rx_pdu.ahs_len +
-						 (s->hdigest ? LUN_DIGEST_LEN : 0);
-				if (s->rx_hdr_got < s->rx_hdr_need)
-					continue;
-			}
-			if (conn_rx_header_done(s) < 0)
+			if (rc < 0)
 				return -1;
-			s->rx_in_data = true;
+			if (rc == 0) {
+				rc = conn_rx_fill(s);
+				if (rc)
+					return rc < 0 ? -1 : 0;
+				continue;
+			}
 		}
 		if (s->rx_data_got < s->rx_data_need) {
-			struct iovec v[LUNARIS_MAX_IOV + 2];
-			int n = lun_iov_slice(s->rx_iov, s->rx_iovcnt, s->rx_data_got,
-					      s->rx_data_need - s->rx_data_got, v,
-					      LUNARIS_MAX_IOV + 2);
+			conn_rx_copy_data(s);
+			if (s->rx_data_got < s->rx_data_need &&
+			    s->rx_data_need - s->rx_data_got >= LUN_RX_DIRECT) {
+				struct iovec v[LUNARIS_MAX_IOV + 2];
+				int n = lun_iov_slice(s->rx_iov, s->rx_iovcnt, s->rx_data_got,
+						      s->rx_data_need - s->rx_data_got, v,
+						      LUNARIS_MAX_IOV + 2);
+				ssize_t r = readv(s->fd, v, n);
 
-			r = readv(s->fd, v, n);
-			if (r == 0) {
-				lun_conn_fail(s, LUN_T15, "connection closed by %s", s->portal);
-				return -1;
-			}
-			if (r < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					return 0;
-				lun_conn_fail(s, LUN_T15, "receive from %s failed: %s", s->portal,
-					      strerror(errno));
-				return -1;
-			}
-			s->rx_data_got += (size_t)r;
-			if (s->rx_data_got < s->rx_data_need)
+				if (r <= 0)
+					return conn_rx_error(s, r);
+				s->rx_data_got += (size_t)r;
 				continue;
+			}
+			if (s->rx_data_got < s->rx_data_need) {
+				int rc = conn_rx_fill(s);
+
+				if (rc)
+					return rc < 0 ? -1 : 0;
+				continue;
+			}
 		}
 		s->rx_in_data = false;
 		s->rx_hdr_got = 0;

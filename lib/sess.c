@@ -188,7 +188,8 @@ lunaris_session *lunaris_session_new(const char *initiator_name)
 	s->ctl_data = malloc(LUN_CTL_DATA_MAX);
 	s->nop_data = malloc(s->want.max_recv_dsl);
 	s->rx_data = malloc(s->want.max_recv_dsl + 8);
-	if (!s->tasks || !s->ctl_data || !s->nop_data || !s->rx_data ||
+	s->rxb = malloc(LUN_RXB_SIZE);
+	if (!s->tasks || !s->ctl_data || !s->nop_data || !s->rx_data || !s->rxb ||
 	    RAND_bytes(s->isid + 1, 3) != 1) {
 		lunaris_session_free((lunaris_session *)s);
 		return NULL;
@@ -223,6 +224,7 @@ void lunaris_session_free(lunaris_session *ls)
 	free(s->ctl_data);
 	free(s->nop_data);
 	free(s->rx_data);
+	free(s->rxb);
 	free(s);
 }
 

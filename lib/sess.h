@@ -214,6 +214,8 @@ struct lun_sess {
 	int rx_iovcnt;
 	size_t rx_data_need, rx_data_got;
 	uint8_t rx_trailer[8];
+	uint8_t *rxb; /* batch receive buffer, LUN_RXB_SIZE */
+	uint32_t rxb_pos, rxb_len;
 	uint8_t *rx_data; /* control data buffer, max_recv_dsl + 8 */
 	uint32_t rx_data_cap;
 	struct lun_task *rx_task; /* Data-In destination */
@@ -223,6 +225,7 @@ struct lun_sess {
 
 #define LUN_CTL_DATA_MAX (64 * 1024)
 #define LUN_NTASKS 128
+#define LUN_RXB_SIZE (32 * 1024)
 
 /* conn.c */
 void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *cause);
