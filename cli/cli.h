@@ -28,7 +28,8 @@ struct cli_opts {
 	uint64_t offset, length;
 	const char *rw;
 	uint32_t bs, qd, seconds;
-	uint32_t login_timeout;
+	uint32_t login_timeout, command_timeout;
+	struct lunaris_recovery rec;
 	const char *cause;
 };
 
@@ -53,6 +54,9 @@ lunaris_session *cli_login_url(const struct cli_opts *o, const char *url, bool n
 
 /* Log in to a discovery session at host:port. */
 lunaris_session *cli_login_discovery(const struct cli_opts *o, const char *portal, int *rc);
+
+/* Session counters on stderr (--stats). */
+void cli_print_stats(lunaris_session *s);
 
 /* Logout + free; prints --stats first when asked. */
 void cli_logout(const struct cli_opts *o, lunaris_session *s);

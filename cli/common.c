@@ -60,6 +60,17 @@ static void trace_to_stderr(const struct lunaris_trace_event *ev, void *arg)
 	fprintf(stderr, "trace: %s\n", line);
 }
 
+/* Unit attentions and reconnects are worth a line with -v; a lost session
+ * is always reported (by the failing command). */
+static void print_event(lunaris_session *s, const struct lunaris_event *ev, void *arg)
+{
+	const struct cli_opts *o = arg;
+
+	if (o->verbose)
+		fprintf(stderr, "lunaris: event: %s%s\n", ev->text,
+			ev->type == LUNARIS_EV_UNIT_ATTENTION ? " (command repeated)" : "");
+}
+
 /* Read a secret: first line of a file (must not be readable by others). */
 static int read_secret_file(const char *path, char *buf, size_t cap)
 {
@@ -157,7 +168,13 @@ static lunaris_session *session_for(const struct cli_opts *o, const char *host, 
 	snprintf(cause, sizeof(cause), "%s by pid %ld", o->cause ? o->cause : "lunaris",
 		 (long)getpid());
 	lunaris_set_cause(s, cause);
-	lunaris_set_timeouts(s, o->login_timeout, 60);
+	lunaris_set_timeouts(s, o->login_timeout, o->command_timeout);
+	lunaris_set_event_cb(s, print_event, (void *)o);
+	if (lunaris_set_recovery(s, &o->rec) < 0) {
+		cli_err("%s", lunaris_get_error(s));
+		lunaris_session_free(s);
+		return NULL;
+	}
 	if (lunaris_set_portal(s, host, port) < 0 || lunaris_set_target(s, target) < 0 ||
 	    lunaris_set_digests(s, o->header_digest, o->data_digest) < 0) {
 		cli_err("%s", lunaris_get_error(s));
@@ -241,47 +258,57 @@ lunaris_session *cli_login_discovery(const struct cli_opts *o, const char *porta
 	return session_for(o, host, port, NULL, NULL, rc);
 }
 
+/* Percentile from the log2 latency histogram: the upper edge of the bucket
+ * that holds it, in microseconds. */
+static uint64_t lat_percentile(const struct lunaris_stats *st, double pct)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (int i = 0; i < LUNARIS_LAT_BUCKETS; i++)
+		total += st->latency_us[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < LUNARIS_LAT_BUCKETS; i++) {
+		seen += st->latency_us[i];
+		if ((double)seen >= pct / 100.0 * (double)total)
+			return (uint64_t)2 << i;
+	}
+	return (uint64_t)1 << LUNARIS_LAT_BUCKETS;
+}
+
+void cli_print_stats(lunaris_session *s)
+{
+	struct lunaris_stats st;
+
+	lunaris_get_stats(s, &st);
+#define U(x) (unsigned long long)(x)
+	fprintf(stderr,
+		"stats: logins %llu login-failures %llu (transport %llu auth %llu initiator %llu "
+		"target %llu negotiation %llu) reconnects %llu connection-failures %llu\n"
+		"stats: nop-out %llu nop-timeouts %llu nop-in-answered %llu commands %llu "
+		"reissued %llu retries %llu aborts %llu lu-resets %llu command-timeouts %llu "
+		"stale-pdus %llu\n"
+		"stats: bytes-in %llu bytes-out %llu pdus-in %llu pdus-out %llu digest-errors %llu "
+		"rejects %llu async %llu latency-us p50<=%llu p99<=%llu\n",
+		U(st.logins), U(st.login_failures), U(st.login_fail_transport),
+		U(st.login_fail_auth), U(st.login_fail_initiator), U(st.login_fail_target),
+		U(st.login_fail_negotiation), U(st.reconnects), U(st.connection_failures),
+		U(st.nop_out_sent), U(st.nop_timeouts), U(st.nop_in_answered), U(st.commands),
+		U(st.reissued), U(st.retries), U(st.aborts), U(st.lu_resets),
+		U(st.command_timeouts), U(st.stale_pdus), U(st.bytes_in), U(st.bytes_out),
+		U(st.pdus_in), U(st.pdus_out), U(st.digest_errors), U(st.rejects),
+		U(st.async_events), U(lat_percentile(&st, 50)), U(lat_percentile(&st, 99)));
+#undef U
+}
+
 void cli_logout(const struct cli_opts *o, lunaris_session *s)
 {
 	if (!s)
 		return;
-	if (o->stats) {
-		struct lunaris_stats st;
-
-		lunaris_get_stats(s, &st);
-		fprintf(stderr,
-			"stats: logins %llu login-failures %llu commands %llu bytes-in %llu "
-			"bytes-out %llu pdus-in %llu pdus-out %llu nop-in-answered %llu "
-			"digest-errors %llu rejects %llu async %llu\n",
-			(unsigned long long)st.logins, (unsigned long long)st.login_failures,
-			(unsigned long long)st.commands, (unsigned long long)st.bytes_in,
-			(unsigned long long)st.bytes_out, (unsigned long long)st.pdus_in,
-			(unsigned long long)st.pdus_out, (unsigned long long)st.nop_in_answered,
-			(unsigned long long)st.digest_errors, (unsigned long long)st.rejects,
-			(unsigned long long)st.async_events);
-	}
+	if (o->stats)
+		cli_print_stats(s);
 	lunaris_logout_sync(s);
 	lunaris_session_free(s);
-}
-
-/* Run a command, repeating it after UNIT ATTENTION.  A new session sees a
- * UNIT ATTENTION (power on / reset) on its first command to each LUN: it
- * reports the event, the command was not run, and running it again is what
- * SAM expects.  Returns lunaris_scsi_sync()'s result. */
-static int scsi_ua_retry(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size_t cdb_len,
-			 enum lunaris_dir dir, void *buf, uint32_t len,
-			 struct lunaris_scsi_result *r)
-{
-	struct lun_sense sense;
-	int rc;
-
-	for (int tries = 0;; tries++) {
-		rc = lunaris_scsi_sync(s, lun, cdb, cdb_len, dir, buf, len, r);
-		if (rc < 0 || tries == 3 || r->status != LUN_SCSI_CHECK_CONDITION ||
-		    lun_parse_sense(r->sense, r->sense_len, &sense, NULL, 0) < 0 ||
-		    sense.key != 0x06)
-			return rc;
-	}
 }
 
 int cli_scsi(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size_t cdb_len,
@@ -290,7 +317,7 @@ int cli_scsi(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size_t cdb_le
 {
 	char msg[300];
 
-	if (scsi_ua_retry(s, lun, cdb, cdb_len, dir, buf, len, r) < 0) {
+	if (lunaris_scsi_sync(s, lun, cdb, cdb_len, dir, buf, len, r) < 0) {
 		if (r->error == LUNARIS_OK) {
 			cli_err("%s: %s", what, lunaris_get_error(s));
 			return EXIT_CONN;
@@ -316,7 +343,7 @@ int cli_capacity(lunaris_session *s, uint16_t lun, uint32_t *block_size, uint64_
 	int rc;
 
 	n = lun_cdb_read_capacity16(cdb, sizeof(buf));
-	rc = scsi_ua_retry(s, lun, cdb, n, LUNARIS_DIR_READ, buf, sizeof(buf), &r);
+	rc = lunaris_scsi_sync(s, lun, cdb, n, LUNARIS_DIR_READ, buf, sizeof(buf), &r);
 	if (rc == 0 && r.status == LUN_SCSI_GOOD &&
 	    lun_parse_read_capacity16(buf, sizeof(buf) - r.residual, &cap, NULL, 0) == 0)
 		goto done;

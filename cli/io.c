@@ -78,7 +78,7 @@ static int io_reap(struct io_job *j, struct io_slot *sl)
 	sl->busy = false;
 	if (sl->r.error != LUNARIS_OK) {
 		lunaris_result_str(&sl->r, msg, sizeof(msg));
-		cli_err("%s: %s", j->write ? "WRITE" : "READ", msg);
+		cli_err("%s: %s: %s", j->write ? "WRITE" : "READ", msg, lunaris_get_error(j->s));
 		return EXIT_CONN;
 	}
 	if (sl->r.status != 0 || sl->r.response) {

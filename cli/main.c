@@ -6,6 +6,7 @@
  * --trace` parse the same.  Every option is known to every subcommand;
  * each subcommand checks that it got what it needs.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,17 @@ static const char usage_text[] =
 	"  --target-secret-file F    mutual CHAP secret (or LUNARIS_TARGET_SECRET)\n"
 	"  --chap-algorithms LIST    md5,sha1,sha256,sha3-256 in preference order (default md5)\n"
 	"  --login-timeout SECONDS   give up connect + login after this long (default 15)\n"
+	"\n"
+	"Recovery after a connection failure (seconds):\n"
+	"  --replacement-timeout S   how long I/O waits for the session to come back (120;\n"
+	"                            0 = fail at once)\n"
+	"  --noop-interval S         NOP-Out keepalive after S idle seconds (5; 0 = off)\n"
+	"  --noop-timeout S          no NOP-In within S fails the connection (5)\n"
+	"  --login-retry-interval S  re-login every S seconds (5) ...\n"
+	"  --conn-login-max S        ... for S seconds (180), then ...\n"
+	"  --polling-interval S      ... every S seconds (60)\n"
+	"  --command-timeout S       then ABORT TASK, LU RESET, reconnect (60; 0 = off)\n"
+	"\n"
 	"  --trace                   print every state-machine transition to stderr\n"
 	"  --stats                   print session counters to stderr at the end\n"
 	"  --json                    machine-readable output\n"
@@ -61,6 +73,13 @@ enum {
 	OPT_QD,
 	OPT_SECONDS,
 	OPT_LOGIN_TIMEOUT,
+	OPT_COMMAND_TIMEOUT,
+	OPT_REPLACEMENT_TIMEOUT,
+	OPT_NOOP_INTERVAL,
+	OPT_NOOP_TIMEOUT,
+	OPT_LOGIN_RETRY_INTERVAL,
+	OPT_CONN_LOGIN_MAX,
+	OPT_POLLING_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +103,13 @@ static const struct option long_opts[] = {
 	{ "qd", required_argument, NULL, OPT_QD },
 	{ "seconds", required_argument, NULL, OPT_SECONDS },
 	{ "login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT },
+	{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
+	{ "replacement-timeout", required_argument, NULL, OPT_REPLACEMENT_TIMEOUT },
+	{ "noop-interval", required_argument, NULL, OPT_NOOP_INTERVAL },
+	{ "noop-timeout", required_argument, NULL, OPT_NOOP_TIMEOUT },
+	{ "login-retry-interval", required_argument, NULL, OPT_LOGIN_RETRY_INTERVAL },
+	{ "conn-login-max", required_argument, NULL, OPT_CONN_LOGIN_MAX },
+	{ "polling-interval", required_argument, NULL, OPT_POLLING_INTERVAL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -114,6 +140,22 @@ static int parse_u32(const char *opt, const char *v, uint32_t *out, uint32_t min
 	return 0;
 }
 
+/* Whole seconds, 0..86400. */
+static int parse_secs(const char *opt, const char *v, unsigned *out, unsigned min)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || !*v || *end || x < min || x > 86400) {
+		cli_err("%s: expected whole seconds (%u..86400), got '%s'", opt, min, v);
+		return -1;
+	}
+	*out = (unsigned)x;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts o = {
@@ -122,10 +164,12 @@ int main(int argc, char **argv)
 		.qd = 32,
 		.seconds = 10,
 		.login_timeout = 15,
+		.command_timeout = 60,
 	};
 	char iname[224];
 	int c;
 
+	lunaris_recovery_defaults(&o.rec);
 	lunaris_default_initiator_name(iname, sizeof(iname));
 	o.initiator_name = iname;
 	while ((c = getopt_long(argc, argv, "o:i:vh", long_opts, NULL)) != -1) {
@@ -183,6 +227,35 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LOGIN_TIMEOUT:
 			if (parse_u32("--login-timeout", optarg, &o.login_timeout, 1) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_COMMAND_TIMEOUT:
+			if (parse_u32("--command-timeout", optarg, &o.command_timeout, 0) < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_REPLACEMENT_TIMEOUT:
+			if (parse_secs("--replacement-timeout", optarg, &o.rec.replacement_timeout, 0))
+				return EXIT_USAGE;
+			break;
+		case OPT_NOOP_INTERVAL:
+			if (parse_secs("--noop-interval", optarg, &o.rec.noop_interval, 0))
+				return EXIT_USAGE;
+			break;
+		case OPT_NOOP_TIMEOUT:
+			if (parse_secs("--noop-timeout", optarg, &o.rec.noop_timeout, 1))
+				return EXIT_USAGE;
+			break;
+		case OPT_LOGIN_RETRY_INTERVAL:
+			if (parse_secs("--login-retry-interval", optarg, &o.rec.login_retry_interval,
+				       1))
+				return EXIT_USAGE;
+			break;
+		case OPT_CONN_LOGIN_MAX:
+			if (parse_secs("--conn-login-max", optarg, &o.rec.conn_login_max, 0))
+				return EXIT_USAGE;
+			break;
+		case OPT_POLLING_INTERVAL:
+			if (parse_secs("--polling-interval", optarg, &o.rec.polling_interval, 1))
 				return EXIT_USAGE;
 			break;
 		case 'v': o.verbose = true; break;

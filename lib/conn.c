@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "scsi.h"
 #include "sess.h"
 #include "util.h"
 
@@ -58,16 +59,20 @@ enum conn_action {
 	CA_NONE,
 	CA_LOGIN, /* connect and send the first Login Request */
 	CA_ONLINE, /* login finished: session N1 */
-	CA_LOGIN_FAILED, /* close the socket; the login error stays in s->err */
+	CA_LOGIN_FAILED, /* close; retry later if recovering (rule below) */
 	CA_LOGOUT, /* send Logout Request (close session) */
-	CA_FAIL, /* close, fail outstanding commands, session N5 */
-	CA_CLOSED, /* close, fail outstanding commands, session N3 */
-	CA_GIVE_UP, /* session N6: no more retries */
-	CA_RETRY, /* session N6 and keep polling (issue: resilience) */
+	CA_FAIL, /* close; recover (re-login later) or fail commands; session N5 */
+	CA_CLOSED, /* close after logout; come back if the target asked for it */
+	CA_GIVE_UP, /* no more retries: fail commands, session N6 */
+	CA_POLL, /* retry window over: slow retries from now on */
 };
 
+/* "to" value for cells whose next state depends on the recovery context;
+ * conn_rule_state() computes it. */
+#define LUN_CONN_BY_RULE LUN_CONN_NSTATES
+
 struct conn_cell {
-	uint8_t to; /* enum lun_conn_state */
+	uint8_t to; /* enum lun_conn_state, or LUN_CONN_BY_RULE */
 	uint8_t action; /* enum conn_action */
 };
 
@@ -76,6 +81,11 @@ struct conn_cell {
 /*
  * Rows: current state; columns: event.  Empty cells are invalid events.
  * RFC 7143 8.1.3 names in the comments; T14 has the Solaris meaning.
+ *
+ * Recovery differs from the Solaris table in one way: a re-login attempt
+ * from failed or polling is its own step (T1 -> in_login), so every
+ * attempt is visible in the trace, and a failed attempt (T7) returns to the
+ * state it came from.  In Solaris the attempts run inside `failed`.
  */
 static const struct conn_cell conn_table[LUN_CONN_NSTATES][LUN_CONN_NEVENTS] = {
 	[LUN_CONN_FREE] = {
@@ -83,8 +93,13 @@ static const struct conn_cell conn_table[LUN_CONN_NSTATES][LUN_CONN_NEVENTS] = {
 	},
 	[LUN_CONN_IN_LOGIN] = {
 		[LUN_T5] = C(LOGGED_IN, ONLINE), /* RFC S4 -T5-> S5 */
-		[LUN_T7] = C(FREE, LOGIN_FAILED), /* RFC S4 -T7-> S1 (transport, timeout) */
-		[LUN_T30] = C(FREE, LOGIN_FAILED), /* RFC 7143 T7(a): non-zero Status-Class */
+		/* RFC S4 -T7-> S1 (transport, timeout); recovering: back to
+		 * failed or polling for the next attempt */
+		[LUN_T7] = C(BY_RULE, LOGIN_FAILED),
+		/* socket, protocol or digest failure during login: RFC T7 too */
+		[LUN_T14] = C(BY_RULE, LOGIN_FAILED),
+		[LUN_T15] = C(BY_RULE, LOGIN_FAILED),
+		[LUN_T30] = C(FREE, GIVE_UP), /* RFC 7143 T7(a): non-zero Status-Class */
 	},
 	[LUN_CONN_LOGGED_IN] = {
 		[LUN_T8] = C(FREE, CLOSED), /* RFC S5 -T8-> S1 */
@@ -95,18 +110,19 @@ static const struct conn_cell conn_table[LUN_CONN_NSTATES][LUN_CONN_NEVENTS] = {
 	},
 	[LUN_CONN_IN_LOGOUT] = {
 		[LUN_T11] = C(IN_LOGOUT, NONE), /* a repeated request: already logging out */
-		[LUN_T14] = C(FREE, CLOSED), /* RFC S6 -T16-> S8, ERL 0: straight to free */
-		[LUN_T15] = C(FREE, CLOSED), /* RFC S6 -T16-> S8, ERL 0: straight to free */
-		[LUN_T17] = C(FREE, CLOSED), /* RFC S6 -T13/T17-> S1 */
+		/* RFC S6 -T16-> S8 / -T13,T17-> S1; ERL 0: free, or failed when
+		 * the target asked for the logout and we come back */
+		[LUN_T14] = C(BY_RULE, CLOSED),
+		[LUN_T15] = C(BY_RULE, CLOSED),
+		[LUN_T17] = C(BY_RULE, CLOSED),
 	},
 	[LUN_CONN_FAILED] = {
-		[LUN_T5] = C(LOGGED_IN, ONLINE), /* reinstatement login succeeded */
-		[LUN_T7] = C(POLLING, RETRY), /* retry window over: poll slowly */
-		[LUN_T30] = C(FREE, GIVE_UP), /* hard login failure: stop */
+		[LUN_T1] = C(IN_LOGIN, LOGIN), /* reinstatement attempt (RFC S8 -> S1 -T1-> S2) */
+		[LUN_T7] = C(POLLING, POLL), /* retry window (conn_login_max) over */
+		[LUN_T30] = C(FREE, GIVE_UP), /* stop: session closed by the application */
 	},
 	[LUN_CONN_POLLING] = {
-		[LUN_T5] = C(LOGGED_IN, ONLINE),
-		[LUN_T7] = C(POLLING, NONE), /* another poll failed */
+		[LUN_T1] = C(IN_LOGIN, LOGIN), /* a poll attempt */
 		[LUN_T30] = C(FREE, GIVE_UP),
 	},
 };
@@ -128,14 +144,65 @@ static void conn_close_fd(struct lun_sess *s)
 	s->fd = -1;
 	s->connecting = false;
 	s->txq_head = s->txq_tail = NULL;
-	s->ctl_tx.queued = s->nop_tx.queued = false;
+	s->ctl_tx.queued = s->nop_tx.queued = s->ping_tx.queued = s->tmf_tx.queued = false;
 	s->rx_hdr_got = 0;
 	s->rx_hdr_need = LUN_BHS_LEN;
 	s->rx_in_data = false;
 	s->rxb_pos = s->rxb_len = 0;
 	s->ctl_busy = false;
+	s->ping_out = false;
+	s->tmf_busy = false;
 	for (unsigned i = 0; i < s->ntasks; i++)
 		s->tasks[i].tx.queued = false;
+}
+
+/*
+ * The recovery rule for BY_RULE cells: a connection that is not recovering
+ * ends in free; one that is goes back to failed (still inside the retry
+ * window) or polling.
+ */
+static enum lun_conn_state conn_rule_state(const struct lun_sess *s)
+{
+	if (!s->recovering)
+		return LUN_CONN_FREE;
+	return s->polling ? LUN_CONN_POLLING : LUN_CONN_FAILED;
+}
+
+static uint64_t sec_ns(unsigned sec)
+{
+	return (uint64_t)sec * 1000000000u;
+}
+
+/* Schedule the next re-login attempt. */
+static void conn_schedule_retry(struct lun_sess *s, unsigned wait_s)
+{
+	s->next_login_ns = lun_now_ns() + sec_ns(wait_s);
+}
+
+/*
+ * The connection of a logged-in session failed (or the target asked us to
+ * log out): decide whether to come back.  Discovery sessions and sessions
+ * of an application that is closing do not recover.
+ */
+static void conn_begin_recovery(struct lun_sess *s, const char *cause, unsigned wait_s)
+{
+	uint64_t now = lun_now_ns();
+
+	lun_strlcpy(s->down_cause, cause ? cause : "", sizeof(s->down_cause));
+	s->stats.connection_failures++;
+	if (!s->target[0] || !s->ever_logged_in) {
+		s->recovering = false;
+		return;
+	}
+	if (!s->recovering) {
+		s->recovering = true;
+		s->polling = false;
+		s->attempt = 0;
+		s->fail_ns = now;
+		s->window_end_ns = now + sec_ns(s->rec.conn_login_max);
+		s->replacement_ns = now + sec_ns(s->rec.replacement_timeout);
+	}
+	conn_schedule_retry(s, wait_s);
 }
 
 void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *cause)
@@ -154,6 +221,7 @@ void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *caus
 		.cause = cause,
 	};
 	char why[LUN_CAUSE_MAX + 32];
+	enum lun_conn_state from = s->cstate, to;
 
 	if (!c || c->action == CA_INVALID) {
 		snprintf(why, sizeof(why), "ignored: not valid here; %s", cause);
@@ -162,9 +230,16 @@ void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *caus
 		lun_trace_emit(&s->trace, &te);
 		return;
 	}
-	te.to = lun_conn_state_name((enum lun_conn_state)c->to);
+	/* Recovery starts before the rule is applied: the failure decides
+	 * whether this connection comes back. */
+	if (c->action == CA_FAIL)
+		conn_begin_recovery(s, cause, s->params.default_time2wait);
+	if (c->action == CA_CLOSED && s->async_logout)
+		conn_begin_recovery(s, cause, s->params.default_time2wait);
+	to = c->to == LUN_CONN_BY_RULE ? conn_rule_state(s) : (enum lun_conn_state)c->to;
+	te.to = lun_conn_state_name(to);
 	lun_trace_emit(&s->trace, &te);
-	s->cstate = (enum lun_conn_state)c->to;
+	s->cstate = to;
 
 	switch ((enum conn_action)c->action) {
 	case CA_INVALID:
@@ -172,21 +247,39 @@ void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *caus
 		break;
 	case CA_LOGIN:
 		s->stats.logins++;
+		if (s->recovering)
+			s->attempt++;
 		if (lun_conn_open(s) < 0 || lun_login_start(s) < 0)
 			lun_conn_event(s, LUN_T7, s->err);
 		break;
-	case CA_ONLINE:
-		lun_sess_event(s, LUN_N1, "connection logged in");
+	case CA_ONLINE: {
+		bool back = s->recovering;
+
+		s->ever_logged_in = true;
+		s->recovering = s->polling = s->async_logout = false;
+		s->replacement_expired = false;
+		s->last_rx_ns = lun_now_ns();
+		lun_sess_event(s, LUN_N1, back ? "session reinstated" : "connection logged in");
+		if (back) {
+			s->stats.reconnects++;
+			lun_sess_notify(s, LUNARIS_EV_RECONNECTED, 0, 0, 0, 0, "session reinstated");
+		}
 		break;
+	}
 	case CA_LOGIN_FAILED:
 		s->stats.login_failures++;
+		if (!s->login_fail_counted)
+			s->stats.login_fail_transport++;
 		conn_close_fd(s);
+		if (s->recovering)
+			conn_schedule_retry(s, s->polling ? s->rec.polling_interval
+							  : s->rec.login_retry_interval);
 		break;
 	case CA_LOGOUT: {
 		struct lun_pdu p = { .opcode = LUN_OP_LOGOUT_REQ, .immediate = true };
 
 		p.u.logout_req.reason = LUN_LOGOUT_CLOSE_SESSION;
-		p.u.logout_req.itt = s->ctl_itt = (s->login_itt & ~0xffu) | 0xfe;
+		p.u.logout_req.itt = s->ctl_itt = lun_sess_ctl_itt(s, LUN_ITT_LOGOUT);
 		p.u.logout_req.cmdsn = s->cmdsn;
 		p.u.logout_req.expstatsn = s->exp_statsn;
 		p.u.logout_req.cid = 0;
@@ -196,18 +289,36 @@ void lun_conn_event(struct lun_sess *s, enum lun_conn_event ev, const char *caus
 	}
 	case CA_FAIL:
 		conn_close_fd(s);
-		lun_task_fail_all(s, LUNARIS_ERR_CONNECTION);
+		if (s->recovering)
+			lun_task_requeue_all(s);
+		else
+			lun_task_fail_all(s, LUNARIS_ERR_CONNECTION);
 		lun_sess_event(s, LUN_N5, cause);
 		break;
 	case CA_CLOSED:
 		conn_close_fd(s);
-		lun_task_fail_all(s, LUNARIS_ERR_SHUTDOWN);
-		lun_sess_event(s, LUN_N3, cause);
+		if (s->recovering) {
+			lun_task_requeue_all(s);
+			lun_sess_event(s, LUN_N5, cause);
+		} else {
+			lun_task_fail_all(s, LUNARIS_ERR_SHUTDOWN);
+			lun_sess_event(s, LUN_N3, cause);
+		}
 		break;
 	case CA_GIVE_UP:
-	case CA_RETRY:
+		if (from == LUN_CONN_IN_LOGIN) {
+			s->stats.login_failures++;
+			if (!s->login_fail_counted)
+				s->stats.login_fail_transport++;
+		}
 		conn_close_fd(s);
+		s->recovering = s->polling = false;
+		lun_task_fail_all(s, LUNARIS_ERR_CONNECTION);
 		lun_sess_event(s, LUN_N6, cause);
+		break;
+	case CA_POLL:
+		s->polling = true;
+		conn_schedule_retry(s, s->rec.polling_interval);
 		break;
 	}
 }
@@ -518,6 +629,7 @@ static int conn_rx_data_done(struct lun_sess *s)
 		}
 	}
 	s->stats.pdus_in++;
+	s->last_rx_ns = lun_now_ns();
 	return conn_dispatch(s);
 }
 
@@ -665,6 +777,8 @@ static int conn_rx_nop_in(struct lun_sess *s, const struct lun_pdu *p)
 	if (lun_sess_check_statsn(s, n->statsn, n->itt != LUN_RSVD_TAG, "NOP-In") < 0)
 		return -1;
 	lun_sess_update_sn(s, n->expcmdsn, n->maxcmdsn);
+	if (n->itt != LUN_RSVD_TAG && n->itt == s->ping_itt)
+		s->ping_out = false; /* our keepalive was answered */
 	if (n->ttt == LUN_RSVD_TAG)
 		return 0; /* an answer to our ping, or a plain update */
 	/* The target pings us: echo its data and TTT (RFC 7143 11.18). */
@@ -760,16 +874,36 @@ static int conn_rx_async(struct lun_sess *s, const struct lun_pdu *p)
 	lun_sess_update_sn(s, a->expcmdsn, a->maxcmdsn);
 	switch (a->event) {
 	case LUN_ASYNC_REQUEST_LOGOUT:
-		lun_conn_event(s, LUN_T11, "target requested logout (Async Message)");
+	case LUN_ASYNC_RENEGOTIATE:
+		/* Log out now, log in again after the target's Time2Wait; a new
+		 * login is also how ERL 0 renegotiates parameters. */
+		s->async_logout = true;
+		s->params.default_time2wait = a->param3 <= 3600 ? a->param3 : 3600;
+		lun_conn_event(s, LUN_T11, a->event == LUN_ASYNC_REQUEST_LOGOUT
+						   ? "target requested logout (Async Message)"
+						   : "target requested renegotiation (Async Message)");
 		break;
 	case LUN_ASYNC_DROP_CONNECTION:
 	case LUN_ASYNC_DROP_ALL:
-		lun_conn_fail(s, LUN_T15, "target dropped the connection (Async Message %u)",
-			      a->event);
+		/* Parameter2 is the Time2Wait before we may reconnect. */
+		s->params.default_time2wait = a->param2 <= 3600 ? a->param2 : 3600;
+		lun_conn_fail(s, LUN_T15, "target dropped the %s (Async Message %u)",
+			      a->event == LUN_ASYNC_DROP_ALL ? "session" : "connection", a->event);
 		return -1;
+	case LUN_ASYNC_SCSI: {
+		const uint8_t *sense;
+		size_t slen;
+		struct lun_sense sn = { 0 };
+
+		if (p->data_len &&
+		    lun_iscsi_sense_split(s->rx_data, p->data_len, &sense, &slen, NULL, 0) == 0)
+			lun_parse_sense(sense, slen, &sn, NULL, 0);
+		lun_sess_notify(s, LUNARIS_EV_ASYNC_SCSI, 0, sn.key, sn.asc, sn.ascq,
+				"asynchronous SCSI event from the target");
+		break;
+	}
 	default:
-		/* SCSI events (sense in the data), renegotiation requests and
-		 * vendor events need no action at ERL 0 with one connection. */
+		/* vendor-specific events need no action */
 		break;
 	}
 	return 0;
@@ -828,9 +962,7 @@ static int conn_dispatch(struct lun_sess *s)
 	case LUN_OP_REJECT:
 		return conn_rx_reject(s, p);
 	case LUN_OP_TMF_RSP:
-		lun_sess_check_statsn(s, p->u.tmf_rsp.statsn, true, "Task Management Response");
-		lun_sess_update_sn(s, p->u.tmf_rsp.expcmdsn, p->u.tmf_rsp.maxcmdsn);
-		return 0;
+		return lun_task_rx_tmf_rsp(s, p);
 	default:
 		lun_conn_fail(s, LUN_T14, "unexpected %s after login",
 			      lun_pdu_opcode_name(p->opcode));

@@ -94,9 +94,12 @@ int lun_login_start(struct lun_sess *s)
 	lun_params_defaults(&s->params);
 	s->login_sec_done = false;
 	s->login_stage = LUN_STAGE_SECURITY;
-	/* Control ITTs end in 0xfc..0xfe, task ITTs in their slot (< 0x80):
-	 * they can never be confused, and never equal the reserved tag. */
-	s->login_itt = (((s->login_itt >> 8) + 1) & 0xffffff) << 8 | 0xfd;
+	s->login_itt = lun_sess_ctl_itt(s, LUN_ITT_LOGIN);
+	s->login_fail_counted = false;
+	/* Every login of ours leads a new session: TSIH 0.  With the ISID
+	 * unchanged, that is session reinstatement (RFC 7143 6.3.5): the
+	 * target closes what is left of the old session. */
+	s->tsih = 0;
 	s->login_accum_len = 0;
 	s->exp_statsn = 0;
 	s->rx_data_cap = 8192; /* RFC default until we declare ours in FFP */
@@ -178,8 +181,7 @@ static int login_complete(struct lun_sess *s, const struct lun_pdu_login_rsp *r)
 {
 	char why[LUN_CAUSE_MAX];
 
-	if (!s->target[0] || s->tsih == 0 || s->tsih == r->tsih)
-		s->tsih = r->tsih;
+	s->tsih = r->tsih;
 	if (s->tsih == 0) {
 		lun_conn_fail(s, LUN_T30, "login to %s ended without a TSIH", s->target_label);
 		return -1;
@@ -275,6 +277,8 @@ static int login_keys(struct lun_sess *s, const struct lun_pdu_login_rsp *r,
 
 	/* operational stage */
 	if (lun_nego_receive(&s->nego, keys, &s->params, &s->login_out, err, sizeof(err)) < 0) {
+		s->stats.login_fail_negotiation++;
+		s->login_fail_counted = true;
 		lun_conn_fail(s, LUN_T30, "negotiation with %s failed: %s", s->target_label, err);
 		return -1;
 	}
@@ -339,6 +343,14 @@ int lun_login_rx(struct lun_sess *s, const struct lun_pdu *p, const uint8_t *dat
 
 	if (r->status_class != 0) {
 		const char *st = lun_login_status_str(r->status_class, r->status_detail);
+
+		s->login_fail_counted = r->status_class != 1;
+		if (r->status_class == 3)
+			s->stats.login_fail_target++;
+		else if (r->status_class == 2 && (r->status_detail == 1 || r->status_detail == 2))
+			s->stats.login_fail_auth++;
+		else if (r->status_class == 2)
+			s->stats.login_fail_initiator++;
 
 		if (r->status_class == 1) {
 			login_redirect(s, &keys);

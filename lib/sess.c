@@ -118,14 +118,181 @@ void lun_sess_dispatch(struct lun_sess *s)
 	while (s->wait_head && s->cstate == LUN_CONN_LOGGED_IN && sess_window_open(s)) {
 		struct lun_task *t = s->wait_head;
 
+		/* a BUSY back-off holds the queue: order is kept */
+		if (t->not_before_ns && lun_now_ns() < t->not_before_ns)
+			break;
+		t->not_before_ns = 0;
 		s->wait_head = t->next;
 		if (!s->wait_head)
 			s->wait_tail = NULL;
 		t->next = NULL;
+		t->waiting = false;
 		if (lun_task_send(s, t) < 0) {
 			t->result.error = LUNARIS_ERR_PROTOCOL;
 			lun_task_complete(s, t);
 		}
+	}
+}
+
+void lun_sess_notify(struct lun_sess *s, enum lunaris_event_type type, uint16_t lun,
+		     uint8_t key, uint8_t asc, uint8_t ascq, const char *text)
+{
+	struct lunaris_event ev = { type, lun, key, asc, ascq, text };
+
+	if (s->ev_cb)
+		s->ev_cb((lunaris_session *)s, &ev, s->ev_arg);
+}
+
+uint32_t lun_sess_ctl_itt(struct lun_sess *s, uint8_t kind)
+{
+	/* Control ITTs end in 0xfa..0xfe, task ITTs in their slot (< 0x80):
+	 * they can never be confused, and never equal the reserved tag. */
+	s->next_ctl_gen = (s->next_ctl_gen + 1) & 0xffffff;
+	return s->next_ctl_gen << 8 | kind;
+}
+
+/* ---- timers: re-login, retry window, replacement timeout, keepalive */
+
+static uint64_t sec_ns(unsigned sec)
+{
+	return (uint64_t)sec * 1000000000u;
+}
+
+static void sess_replacement_expired(struct lun_sess *s)
+{
+	char why[LUN_CAUSE_MAX + 64];
+
+	snprintf(why, sizeof(why), "replacement timeout (%u s): %s", s->rec.replacement_timeout,
+		 s->down_cause);
+	lun_seterr(s->err, sizeof(s->err),
+		   "session to %s at %s lost and not restored within the replacement timeout "
+		   "(%u s); last failure: %s",
+		   s->target_label, s->portal, s->rec.replacement_timeout, s->down_cause);
+	s->replacement_expired = true;
+	lun_task_fail_all(s, LUNARIS_ERR_CONNECTION);
+	lun_sess_event(s, LUN_N6, why);
+	lun_sess_notify(s, LUNARIS_EV_SESSION_LOST, 0, 0, 0, 0, s->err);
+}
+
+static void sess_send_ping(struct lun_sess *s, uint64_t now)
+{
+	struct lun_pdu p = { .opcode = LUN_OP_NOP_OUT, .immediate = true };
+
+	if (s->ping_tx.queued)
+		return;
+	p.u.nop_out.itt = s->ping_itt = lun_sess_ctl_itt(s, LUN_ITT_PING);
+	p.u.nop_out.ttt = LUN_RSVD_TAG;
+	p.u.nop_out.cmdsn = s->cmdsn;
+	p.u.nop_out.expstatsn = s->exp_statsn;
+	if (lun_txu_build(s, &s->ping_tx, &p, NULL, 0, 0) < 0)
+		return;
+	s->ping_tx.sent = NULL;
+	lun_txu_queue(s, &s->ping_tx);
+	s->ping_out = true;
+	s->ping_sent_ns = now;
+	s->stats.nop_out_sent++;
+	s->stats.pdus_out++;
+}
+
+static void sess_timers(struct lun_sess *s, uint64_t now)
+{
+	if (s->recovering && !s->replacement_expired && now >= s->replacement_ns &&
+	    s->cstate != LUN_CONN_LOGGED_IN)
+		sess_replacement_expired(s);
+	switch (s->cstate) {
+	case LUN_CONN_IN_LOGIN:
+		if (now > s->login_deadline_ns)
+			lun_conn_fail(s, LUN_T7, "login to %s at %s timed out after %u s",
+				      s->target_label, s->portal, s->login_timeout_s);
+		break;
+	case LUN_CONN_FAILED:
+		if (now >= s->window_end_ns) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "no login within conn-login-max (%u s); polling "
+						   "every %u s",
+				 s->rec.conn_login_max, s->rec.polling_interval);
+			lun_conn_event(s, LUN_T7, why);
+			break;
+		}
+		/* fall through */
+	case LUN_CONN_POLLING:
+		if (s->recovering && now >= s->next_login_ns) {
+			char why[LUN_CAUSE_MAX + 48];
+
+			snprintf(why, sizeof(why), "reconnect attempt %u after: %s", s->attempt + 1,
+				 s->down_cause);
+			lun_conn_event(s, LUN_T1, why);
+		}
+		break;
+	case LUN_CONN_LOGGED_IN:
+		if (s->rec.noop_interval && s->ping_out &&
+		    now - s->ping_sent_ns >= sec_ns(s->rec.noop_timeout)) {
+			s->stats.nop_timeouts++;
+			lun_conn_fail(s, LUN_T15, "nop timeout: no NOP-In within %u s",
+				      s->rec.noop_timeout);
+			break;
+		}
+		if (s->rec.noop_interval && !s->ping_out &&
+		    now - s->last_rx_ns >= sec_ns(s->rec.noop_interval))
+			sess_send_ping(s, now);
+		lun_task_timers(s, now);
+		break;
+	default:
+		break;
+	}
+}
+
+static uint64_t sess_next_timer(const struct lun_sess *s)
+{
+	uint64_t next = UINT64_MAX;
+
+#define EARLIER(t)                  \
+	do {                        \
+		if ((t) < next)     \
+			next = (t); \
+	} while (0)
+	if (s->recovering && !s->replacement_expired)
+		EARLIER(s->replacement_ns);
+	switch (s->cstate) {
+	case LUN_CONN_IN_LOGIN:
+		EARLIER(s->login_deadline_ns);
+		break;
+	case LUN_CONN_FAILED:
+		EARLIER(s->window_end_ns);
+		/* fall through */
+	case LUN_CONN_POLLING:
+		if (s->recovering)
+			EARLIER(s->next_login_ns);
+		break;
+	case LUN_CONN_LOGGED_IN:
+		if (s->rec.noop_interval) {
+			if (s->ping_out)
+				EARLIER(s->ping_sent_ns + sec_ns(s->rec.noop_timeout));
+			else
+				EARLIER(s->last_rx_ns + sec_ns(s->rec.noop_interval));
+		}
+		EARLIER(lun_task_next_timer(s));
+		break;
+	default:
+		break;
+	}
+#undef EARLIER
+	return next;
+}
+
+/* The session can do nothing more by itself: not connected and not
+ * coming back. */
+static bool sess_dead(const struct lun_sess *s)
+{
+	switch (s->cstate) {
+	case LUN_CONN_FREE:
+		return !s->logout_done;
+	case LUN_CONN_FAILED:
+	case LUN_CONN_POLLING:
+		return !s->recovering;
+	default:
+		return false;
 	}
 }
 
@@ -179,6 +346,7 @@ lunaris_session *lunaris_session_new(const char *initiator_name)
 	s->want.initial_r2t = false;
 	s->want.immediate_data = true;
 	s->want.max_outstanding_r2t = LUN_MAX_R2T;
+	lunaris_recovery_defaults(&s->rec);
 	s->chap_cfg.algs[0] = LUN_CHAP_MD5;
 	s->chap_cfg.nalgs = 1;
 	s->login_timeout_s = 30;
@@ -336,6 +504,39 @@ int lunaris_set_timeouts(lunaris_session *ls, unsigned login_seconds, unsigned c
 	return 0;
 }
 
+void lunaris_recovery_defaults(struct lunaris_recovery *r)
+{
+	r->noop_interval = 5;
+	r->noop_timeout = 5;
+	r->login_retry_interval = 5;
+	r->conn_login_max = 180;
+	r->polling_interval = 60;
+	r->replacement_timeout = 120;
+}
+
+int lunaris_set_recovery(lunaris_session *ls, const struct lunaris_recovery *r)
+{
+	struct lun_sess *s = SESS(ls);
+
+	if (r->noop_interval > 3600 || r->noop_timeout == 0 || r->noop_timeout > 3600 ||
+	    r->login_retry_interval == 0 || r->login_retry_interval > 3600 ||
+	    r->conn_login_max > 86400 || r->polling_interval == 0 ||
+	    r->polling_interval > 86400 || r->replacement_timeout > 86400) {
+		lun_seterr(s->err, sizeof(s->err),
+			   "recovery settings out of range (intervals 1..3600 s, "
+			   "conn-login-max and replacement-timeout up to 86400 s)");
+		return -1;
+	}
+	s->rec = *r;
+	return 0;
+}
+
+void lunaris_set_event_cb(lunaris_session *ls, lunaris_event_cb cb, void *arg)
+{
+	SESS(ls)->ev_cb = cb;
+	SESS(ls)->ev_arg = arg;
+}
+
 void lunaris_set_trace_cb(lunaris_session *ls, lunaris_trace_cb cb, void *arg)
 {
 	SESS(ls)->trace.cb = cb;
@@ -378,45 +579,24 @@ short lunaris_which_events(const lunaris_session *ls)
 	return (short)(POLLIN | (s->txq_head ? POLLOUT : 0));
 }
 
-static bool sess_conn_live(const struct lun_sess *s)
-{
-	return s->cstate == LUN_CONN_IN_LOGIN || s->cstate == LUN_CONN_LOGGED_IN ||
-	       s->cstate == LUN_CONN_IN_LOGOUT;
-}
-
 int lunaris_service(lunaris_session *ls, short revents)
 {
 	struct lun_sess *s = SESS(ls);
-	bool live = sess_conn_live(s);
-	uint64_t now;
 
 	lun_conn_service(s, revents);
-	now = lun_now_ns();
-	if (s->cstate == LUN_CONN_IN_LOGIN && now > s->login_deadline_ns)
-		lun_conn_fail(s, LUN_T7, "login to %s at %s timed out after %u s",
-			      s->target_label, s->portal, s->login_timeout_s);
-	if (s->cstate == LUN_CONN_LOGGED_IN)
-		lun_task_check_timeouts(s, now);
+	sess_timers(s, lun_now_ns());
 	lun_sess_dispatch(s);
 	/* Flush what the callbacks and the dispatcher queued, without waiting
 	 * for the next poll round. */
 	if (s->fd >= 0 && s->txq_head && !s->connecting)
 		lun_conn_service(s, 0);
-	if (live && !sess_conn_live(s) && !s->logout_done)
-		return -1;
-	return 0;
+	return sess_dead(s) ? -1 : 0;
 }
 
 int lunaris_next_timeout_ms(const lunaris_session *ls)
 {
-	const struct lun_sess *s = CSESS(ls);
-	uint64_t now = lun_now_ns(), next = UINT64_MAX;
+	uint64_t now = lun_now_ns(), next = sess_next_timer(CSESS(ls));
 
-	if (s->cstate == LUN_CONN_IN_LOGIN)
-		next = s->login_deadline_ns;
-	for (unsigned i = 0; i < s->ntasks; i++)
-		if (s->tasks[i].busy && s->tasks[i].deadline_ns && s->tasks[i].deadline_ns < next)
-			next = s->tasks[i].deadline_ns;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)((next - now) / 1000000u + 1);
@@ -438,7 +618,7 @@ int lunaris_poll_once(lunaris_session *ls, int timeout_ms)
 	struct pollfd pfd = { .fd = s->fd, .events = lunaris_which_events(ls) };
 	int to = lunaris_next_timeout_ms(ls), n;
 
-	if (s->fd < 0) {
+	if (sess_dead(s)) {
 		if (!s->err[0])
 			lun_seterr(s->err, sizeof(s->err), "not connected");
 		return -1;
@@ -463,7 +643,7 @@ static int sess_run(struct lun_sess *s, bool (*done)(struct lun_sess *, void *),
 		struct pollfd pfd = { .fd = s->fd, .events = lunaris_which_events((lunaris_session *)s) };
 		int to = lunaris_next_timeout_ms((lunaris_session *)s);
 
-		if (s->fd < 0)
+		if (sess_dead(s))
 			return -1;
 		if (end) {
 			uint64_t now = lun_now_ns();
@@ -512,6 +692,10 @@ int lunaris_logout_sync(lunaris_session *ls)
 {
 	struct lun_sess *s = SESS(ls);
 
+	if (s->cstate == LUN_CONN_FAILED || s->cstate == LUN_CONN_POLLING) {
+		lun_conn_event(s, LUN_T30, "session closed by the application");
+		return 0;
+	}
 	if (s->cstate != LUN_CONN_LOGGED_IN) {
 		lun_conn_close(s);
 		return 0;
@@ -532,8 +716,12 @@ int lunaris_scsi_submit(lunaris_session *ls, uint16_t lun, const uint8_t *cdb, s
 	struct lun_task *t;
 	size_t total = 0;
 
-	if (s->cstate != LUN_CONN_LOGGED_IN || !s->target[0]) {
+	if (!s->target[0] || (s->cstate != LUN_CONN_LOGGED_IN && !s->recovering)) {
 		lun_seterr(s->err, sizeof(s->err), "not logged in to a target");
+		return -1;
+	}
+	if (s->replacement_expired) {
+		/* s->err still says why the session was lost */
 		return -1;
 	}
 	if (!cdb || cdb_len == 0 || cdb_len > 16 || iovcnt < 0 || iovcnt > LUNARIS_MAX_IOV ||
@@ -557,6 +745,11 @@ int lunaris_scsi_submit(lunaris_session *ls, uint16_t lun, const uint8_t *cdb, s
 	t->next = NULL;
 	t->busy = true;
 	t->cmd_sent = false;
+	t->waiting = true;
+	t->retries = 0;
+	t->tmf_state = LUN_TMF_NONE;
+	t->not_before_ns = 0;
+	t->start_ns = lun_now_ns();
 	s->next_itt_gen = (s->next_itt_gen + 1) & 0xffffff;
 	t->itt = s->next_itt_gen << 8 | t->index;
 	if (t->itt == LUN_RSVD_TAG)
@@ -575,8 +768,7 @@ int lunaris_scsi_submit(lunaris_session *ls, uint16_t lun, const uint8_t *cdb, s
 	memset(&t->result, 0, sizeof(t->result));
 	t->cb = cb;
 	t->arg = arg;
-	t->deadline_ns = s->cmd_timeout_s ? lun_now_ns() + (uint64_t)s->cmd_timeout_s * 1000000000u
-					  : 0;
+	t->deadline_ns = 0; /* armed when the command is sent */
 	if (s->wait_tail)
 		s->wait_tail->next = t;
 	else
@@ -680,7 +872,7 @@ int lunaris_sendtargets_sync(lunaris_session *ls, struct lunaris_target_list *ou
 	memcpy(s->ctl_data, key, sizeof(key)); /* includes the NUL terminator */
 	s->text_len = 0;
 	s->text_done = false;
-	s->ctl_itt = (s->login_itt & ~0xffu) | 0xfc;
+	s->ctl_itt = lun_sess_ctl_itt(s, LUN_ITT_TEXT);
 	p.u.text_req.final = true;
 	p.u.text_req.itt = s->ctl_itt;
 	p.u.text_req.ttt = LUN_RSVD_TAG;

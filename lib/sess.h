@@ -71,8 +71,10 @@ const char *lun_conn_event_name(enum lun_conn_event e);
 const char *lun_sess_state_name(enum lun_sess_state s);
 const char *lun_sess_event_name(enum lun_sess_event e);
 
-/* The tables, for tests and documentation: the next state, or -1 when the
- * event is not valid in that state. */
+/* The tables, for tests and documentation: the next state, -1 when the
+ * event is not valid in that state, and (connection table) LUN_CONN_NSTATES
+ * for cells whose next state the recovery rule decides (free when not
+ * recovering, else failed or polling). */
 int lun_conn_next_state(enum lun_conn_state st, enum lun_conn_event ev);
 int lun_sess_next_state(enum lun_sess_state st, enum lun_sess_event ev);
 
@@ -102,12 +104,20 @@ struct lun_r2t {
 
 #define LUN_MAX_R2T 8
 
+/* Where a timed-out command is in its escalation. */
+enum lun_task_tmf {
+	LUN_TMF_NONE = 0,
+	LUN_TMF_ABORTING, /* ABORT TASK sent */
+	LUN_TMF_RESETTING, /* LOGICAL UNIT RESET sent */
+};
+
 struct lun_task {
 	struct lun_txu tx; /* SCSI Command, then its Data-Out PDUs one by one */
 	uint32_t itt;
 	uint16_t index;
 	bool busy;
 	bool cmd_sent; /* the SCSI Command PDU left the queue */
+	bool waiting; /* in the wait queue (not sent yet, or to be sent again) */
 	uint8_t dir; /* enum lunaris_dir */
 	uint16_t lun;
 	uint8_t cdb[16];
@@ -123,7 +133,11 @@ struct lun_task {
 	bool out_active; /* a burst (unsolicited or R2T) is being sent */
 	struct lun_r2t r2t[LUN_MAX_R2T];
 	unsigned r2t_head, r2t_count;
-	uint64_t deadline_ns;
+	uint64_t deadline_ns; /* command timeout (0 = none) */
+	uint64_t start_ns; /* submitted, for the latency histogram */
+	uint64_t not_before_ns; /* BUSY back-off: do not send before */
+	uint8_t retries; /* UNIT ATTENTION / BUSY repeats so far */
+	uint8_t tmf_state; /* enum lun_task_tmf */
 	struct lunaris_scsi_result result;
 	lunaris_scsi_cb cb;
 	void *arg;
@@ -169,6 +183,7 @@ struct lun_sess {
 	bool login_sec_done;
 	uint32_t login_itt;
 	unsigned redirects;
+	bool login_fail_counted; /* login.c counted this failure's reason */
 	struct lun_kvlist login_out; /* keys to send next */
 	uint8_t *login_accum; /* joined data of a multi-PDU (C bit) response */
 	size_t login_accum_len;
@@ -179,7 +194,7 @@ struct lun_sess {
 
 	/* sequence numbers */
 	uint32_t cmdsn, exp_cmdsn, max_cmdsn, exp_statsn;
-	uint32_t next_itt_gen;
+	uint32_t next_itt_gen, next_ctl_gen;
 
 	/* tasks */
 	struct lun_task *tasks;
@@ -201,6 +216,35 @@ struct lun_sess {
 
 	/* logout */
 	bool logout_done;
+
+	/* recovery (lunaris_set_recovery) */
+	struct lunaris_recovery rec;
+	bool ever_logged_in; /* recovery only after a first successful login */
+	bool recovering; /* failed/polling/in_login on the way back */
+	bool polling; /* past conn_login_max: slow retries */
+	bool async_logout; /* the target asked us to log out: come back after */
+	bool replacement_expired; /* pending I/O was failed; new I/O fails too */
+	unsigned attempt; /* re-login attempts since the failure */
+	uint64_t fail_ns, next_login_ns, window_end_ns, replacement_ns;
+	char down_cause[LUN_CAUSE_MAX]; /* why the connection failed */
+
+	/* keepalive */
+	uint64_t last_rx_ns; /* last PDU from the target */
+	uint64_t ping_sent_ns;
+	bool ping_out; /* a NOP-Out ping waits for its NOP-In */
+	uint32_t ping_itt;
+	struct lun_txu ping_tx;
+
+	/* task management (command timeout escalation) */
+	struct lun_txu tmf_tx;
+	bool tmf_busy;
+	uint8_t tmf_func;
+	uint16_t tmf_lun;
+	uint32_t tmf_itt, tmf_rtt;
+	uint64_t tmf_deadline_ns;
+
+	lunaris_event_cb ev_cb;
+	void *ev_arg;
 
 	/* transmit queue */
 	struct lun_txu *txq_head, *txq_tail;
@@ -249,6 +293,17 @@ void lun_sess_event(struct lun_sess *s, enum lun_sess_event ev, const char *caus
 void lun_sess_update_sn(struct lun_sess *s, uint32_t expcmdsn, uint32_t maxcmdsn);
 int lun_sess_check_statsn(struct lun_sess *s, uint32_t statsn, bool advances, const char *what);
 void lun_sess_dispatch(struct lun_sess *s); /* start waiting commands */
+void lun_sess_notify(struct lun_sess *s, enum lunaris_event_type type, uint16_t lun,
+		     uint8_t key, uint8_t asc, uint8_t ascq, const char *text);
+/* Control ITTs end in a byte no task slot uses; see task.c. */
+uint32_t lun_sess_ctl_itt(struct lun_sess *s, uint8_t kind);
+enum {
+	LUN_ITT_TMF = 0xfa,
+	LUN_ITT_PING = 0xfb,
+	LUN_ITT_TEXT = 0xfc,
+	LUN_ITT_LOGIN = 0xfd,
+	LUN_ITT_LOGOUT = 0xfe,
+};
 
 /* login.c */
 int lun_login_start(struct lun_sess *s);
@@ -263,9 +318,14 @@ int lun_task_rx_scsi_rsp(struct lun_sess *s, const struct lun_pdu *p, const uint
 			 size_t len);
 int lun_task_rx_r2t(struct lun_sess *s, const struct lun_pdu *p);
 void lun_task_fail_all(struct lun_sess *s, enum lunaris_cmd_error e);
+/* Connection lost, recovery pending: put every unfinished command back in
+ * the wait queue in CmdSN order, to be sent again after the re-login. */
+void lun_task_requeue_all(struct lun_sess *s);
+int lun_task_rx_tmf_rsp(struct lun_sess *s, const struct lun_pdu *p);
+void lun_task_timers(struct lun_sess *s, uint64_t now);
+uint64_t lun_task_next_timer(const struct lun_sess *s);
 int lun_task_send(struct lun_sess *s, struct lun_task *t);
 struct lun_task *lun_task_by_itt(struct lun_sess *s, uint32_t itt);
 void lun_task_complete(struct lun_sess *s, struct lun_task *t);
-void lun_task_check_timeouts(struct lun_sess *s, uint64_t now);
 
 #endif

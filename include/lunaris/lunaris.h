@@ -86,9 +86,54 @@ int lunaris_set_digests(lunaris_session *s, enum lunaris_digest header, enum lun
  * login (for example "lunaris read by pid 4242").  Copied. */
 int lunaris_set_cause(lunaris_session *s, const char *cause);
 
-/* Seconds to wait for connect + login, and for a blocking command (0 = no
- * limit for commands).  Defaults 30 and 60. */
+/* Seconds to wait for connect + login (default 30), and for a command
+ * before its recovery escalates (ABORT TASK, then LOGICAL UNIT RESET, then
+ * dropping the connection; default 60, 0 = never). */
 int lunaris_set_timeouts(lunaris_session *s, unsigned login_seconds, unsigned command_seconds);
+
+/*
+ * What the session does when its connection fails after a successful login
+ * (socket error, protocol or digest error, NOP timeout, a target's logout
+ * request or drop): the connection goes to `failed`, logs in again after
+ * DefaultTime2Wait and then every login_retry_interval seconds, for
+ * conn_login_max seconds; after that it goes to `polling` and tries every
+ * polling_interval seconds.  Each re-login reinstates the session (same
+ * ISID) and re-issues, in their original order, the commands that had not
+ * completed.  Meanwhile new and pending commands wait, at most
+ * replacement_timeout seconds from the failure; then they fail with
+ * LUNARIS_ERR_CONNECTION and the error says "replacement timeout".
+ * replacement_timeout 0 fails them at once.  NOP-Out pings are sent after
+ * noop_interval idle seconds (0 = never); no answer within noop_timeout
+ * fails the connection.
+ */
+struct lunaris_recovery {
+	unsigned noop_interval; /* default 5 */
+	unsigned noop_timeout; /* default 5 */
+	unsigned login_retry_interval; /* default 5 */
+	unsigned conn_login_max; /* default 180 */
+	unsigned polling_interval; /* default 60 */
+	unsigned replacement_timeout; /* default 120 */
+};
+void lunaris_recovery_defaults(struct lunaris_recovery *r);
+int lunaris_set_recovery(lunaris_session *s, const struct lunaris_recovery *r);
+
+/* Things the application may want to know that are not errors. */
+enum lunaris_event_type {
+	LUNARIS_EV_UNIT_ATTENTION = 1, /* a command saw UNIT ATTENTION; it was retried */
+	LUNARIS_EV_ASYNC_SCSI = 2, /* Async Message with SCSI sense (asc/ascq set) */
+	LUNARIS_EV_RECONNECTED = 3, /* the session was reinstated after a failure */
+	LUNARIS_EV_SESSION_LOST = 4, /* replacement timeout: pending commands failed */
+};
+
+struct lunaris_event {
+	enum lunaris_event_type type;
+	uint16_t lun;
+	uint8_t sense_key, asc, ascq;
+	const char *text; /* a sentence */
+};
+
+typedef void (*lunaris_event_cb)(lunaris_session *s, const struct lunaris_event *ev, void *arg);
+void lunaris_set_event_cb(lunaris_session *s, lunaris_event_cb cb, void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Trace events.                                                       */
@@ -96,6 +141,7 @@ int lunaris_set_timeouts(lunaris_session *s, unsigned login_seconds, unsigned co
 enum lunaris_fsm {
 	LUNARIS_FSM_CONN = 0,
 	LUNARIS_FSM_SESS = 1,
+	LUNARIS_FSM_TASK = 2, /* command timeout escalation: ABORT_TASK, LU_RESET */
 };
 
 /* One state-machine step, as emitted by the transition function. */
@@ -261,12 +307,32 @@ struct lunaris_session_info {
 };
 int lunaris_get_session_info(const lunaris_session *s, struct lunaris_session_info *out);
 
+#define LUNARIS_LAT_BUCKETS 24
+
+/* Counters of a session (one connection per session, so they are also the
+ * connection's). */
 struct lunaris_stats {
 	uint64_t logins, login_failures;
+	/* login failures by reason */
+	uint64_t login_fail_transport; /* connect, socket, timeout */
+	uint64_t login_fail_auth; /* authentication / authorization */
+	uint64_t login_fail_initiator; /* other initiator-class statuses (not found, ...) */
+	uint64_t login_fail_target; /* target-class statuses (retried) */
+	uint64_t login_fail_negotiation; /* keys the target answered wrongly */
+	uint64_t reconnects; /* successful session reinstatements */
+	uint64_t connection_failures;
+	uint64_t nop_out_sent, nop_timeouts, nop_in_answered;
 	uint64_t commands, bytes_in, bytes_out;
 	uint64_t pdus_in, pdus_out;
-	uint64_t nop_in_answered;
+	uint64_t reissued; /* commands sent again after a reinstatement */
+	uint64_t retries; /* commands repeated after UNIT ATTENTION or BUSY */
+	uint64_t aborts, lu_resets, command_timeouts;
+	uint64_t stale_pdus; /* responses for aborted commands, discarded */
 	uint64_t digest_errors, rejects, async_events;
+	/* command latency, submit to completion: bucket i counts commands that
+	 * took [2^i, 2^(i+1)) microseconds (bucket 0 also takes < 1 us, the
+	 * last bucket everything longer) */
+	uint64_t latency_us[LUNARIS_LAT_BUCKETS];
 };
 void lunaris_get_stats(const lunaris_session *s, struct lunaris_stats *out);
 

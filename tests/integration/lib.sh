@@ -412,3 +412,164 @@ extract() {
 }
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+# ================================================================ fault proxy
+# (tests/integration/faultproxy.py: TCP relay with a control socket; see the
+# docstring there for the commands and the log format.)
+
+PY=${PY:-/usr/bin/python3}
+FAULTPROXY=$LIB_DIR/faultproxy.py
+
+# proxy_start TPORT [NAME=proxy] -> relay 127.0.0.1:PROXY_PORT -> 127.0.0.1:TPORT.
+# Sets PROXY_PORT, PROXY_PID, PROXY_CTL (control socket), PROXY_LOG (event
+# log); returns once listening and answering on the control socket.
+proxy_start() {
+    local tport=$1 name=${2:-proxy} i port pid
+    [ -x "$PY" ] || skip "missing tool: $PY"
+    for i in 1 2 3; do
+        port=$(free_port) || fail "no free port"
+        PROXY_CTL=$TD/$name.ctl
+        PROXY_LOG=$TD/$name.log
+        "$PY" "$FAULTPROXY" --listen "$port" --target "$tport" \
+            --control "$PROXY_CTL" --log "$PROXY_LOG" 2>>"$TD/$name.err" &
+        pid=$!
+        _PIDS+=("$pid")
+        if wait_listen "$port" 5 "$pid" && proxy_cmd stats >/dev/null; then
+            PROXY_PORT=$port
+            PROXY_PID=$pid
+            return 0
+        fi
+        log "proxy on port $port did not come up (try $i):"
+        cat "$TD/$name.err" "$PROXY_LOG" >&2 2>/dev/null
+        stop_pid "$pid" 1
+    done
+    fail "fault proxy did not start"
+}
+
+# proxy_cmd CMD -> send one command to the proxy, print its one-line answer;
+# rc 0 unless the answer is "error ..." or the channel failed.
+proxy_cmd() {
+    "$PY" "$FAULTPROXY" --control "$PROXY_CTL" --send "$*"
+}
+
+proxy_do() {   # proxy_do CMD -> proxy_cmd, fail the test on an error answer
+    local a
+    a=$(proxy_cmd "$@") || fail "proxy command '$*' failed: $a"
+    log "proxy: $* -> $a"
+}
+
+# proxy_stat KEY -> the value of KEY= in the stats answer
+proxy_stat() {
+    proxy_cmd stats | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# proxy_times EVENT -> the monotonic timestamps of EVENT lines in the log
+proxy_times() {
+    awk -v e="$1" '$3 == e { print $1 }' "$PROXY_LOG"
+}
+
+now() { date +%s.%N; }
+elapsed() {   # elapsed START [END=now] -> seconds, 2 decimals
+    awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.2f", b - a }'
+}
+in_range() {   # in_range X LO HI -> rc 0 if LO <= X <= HI
+    awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'
+}
+
+# lun_bg ARGS... -> start $LUNARIS in the background (under timeout), stdout
+# to $TD/bg.out, stderr to $TD/bg.err.  Sets LUN_BG_PID.  Collect with lun_wait.
+lun_bg() {
+    local in=${LUN_STDIN:-/dev/null}
+    timeout -k 5 "$LUN_TIMEOUT" "$LUNARIS" "$@" <"$in" >"$TD/bg.out" 2>"$TD/bg.err" &
+    LUN_BG_PID=$!
+    _PIDS+=("$LUN_BG_PID")
+    LUN_BG_ARGS="$*"
+}
+
+# lun_wait -> wait for the lun_bg command; sets LUN_RC, LUN_ERR, LUN_OUT like lun
+lun_wait() {
+    wait "$LUN_BG_PID"
+    LUN_RC=$?
+    LUN_OUT=$(tr -d '\0' <"$TD/bg.out")
+    if [ "$(stat -c %s "$TD/bg.err")" -gt $((8 << 20)) ]; then   # a busy loop tracing
+        fail "lunaris $LUN_BG_ARGS (rc $LUN_RC): stderr flooded, $(stat -c %s "$TD/bg.err") bytes; most repeated: $(cut -c1-300 "$TD/bg.err" | sort | uniq -c | sort -rn | head -2)"
+    fi
+    LUN_ERR=$(cat "$TD/bg.err")
+    check_sanitizer "$TD/bg.err" "lunaris $LUN_BG_ARGS"
+    [ "$LUN_RC" -eq 124 ] && fail "lunaris timed out after ${LUN_TIMEOUT}s: lunaris $LUN_BG_ARGS"
+    return 0
+}
+
+# wait_until TIMEOUT_S CMD... -> poll CMD every 20 ms until it succeeds
+wait_until() {
+    local t=$1 i; shift
+    for ((i = 0; i < t * 50; i++)); do
+        "$@" && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- recovery traces
+
+# assert_recovery_trace TEXT [MSG] -> TEXT (a --trace stderr) shows, in this
+# order: logged_in -> failed, then failed|polling -> in_login, then
+# in_login T5 -> logged_in.
+assert_recovery_trace() {
+    awk 'st == 0 && / logged_in T[0-9]+ -> failed/ { st = 1; next }
+         st == 1 && / (failed|polling) T[0-9]+ -> in_login/ { st = 2; next }
+         st == 2 && / in_login T5 -> logged_in/ { st = 3 }
+         END { exit st != 3 }' <<<"$1" ||
+        fail "${2:-recovery trace}: no logged_in -> failed -> in_login -> logged_in in: $(grep '^trace:' <<<"$1" | head -c 3000)"
+}
+
+# wait_err_count FILE ERE N TIMEOUT_S -> wait until FILE has >= N lines
+# matching ERE (lunaris writes stderr unbuffered, so the moment the line
+# appears is the moment of the event, to the 20 ms poll)
+wait_err_count() {
+    local f=$1 re=$2 n=$3 t=$4 i
+    for ((i = 0; i < t * 50; i++)); do
+        [ "$(grep -cE -- "$re" "$f" 2>/dev/null)" -ge "$n" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# lun_bg_running -> rc 0 while the lun_bg command runs
+lun_bg_running() {
+    kill -0 "$LUN_BG_PID" 2>/dev/null &&
+        [ "$(awk '{print $3}' "/proc/$LUN_BG_PID/stat" 2>/dev/null)" != Z ]
+}
+
+# ---------------------------------------------------------------- tgtd crash
+
+# tgtd_kill9 NAME -> kill -9 the tgtd instance NAME (no clean shutdown)
+tgtd_kill9() {
+    local d=$TD/$1 pid
+    pid=$(cat "$d/pid" 2>/dev/null) || fail "tgtd $1 has no pid"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# tgtd_restart NAME -> start tgtd NAME again on its old port (after
+# tgtd_kill9), same control socket dir; the caller re-creates targets/LUNs.
+tgtd_restart() {
+    local name=$1 d=$TD/$1 port pid i
+    port=$(cat "$d/port")
+    for ((i = 0; i < 100; i++)); do
+        ss -Hltn "sport = :$port" | grep -q . || break
+        sleep 0.02
+    done
+    TGT_IPC_SOCKET="$d/tgtd.sock" "$TGTD" -f -C 0 \
+        --iscsi "portal=127.0.0.1:$port" >>"$d/tgtd.log" 2>&1 &
+    pid=$!
+    _PIDS+=("$pid")
+    echo "$pid" >"$d/pid"
+    tgtd_wait "$d" 5 "$pid" && wait_listen "$port" 5 "$pid" ||
+        { cat "$d/tgtd.log" >&2; fail "tgtd $name did not restart on port $port"; }
+    TGTD_PID=$pid
+    TGTD_PORT=$port
+}
+
+msgs() { grep -vE '^(trace|stats): ' <<<"$1"; }   # msgs TEXT -> stderr without trace/stats lines
