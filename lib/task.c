@@ -563,7 +563,14 @@ int lun_task_rx_scsi_rsp(struct lun_sess *s, const struct lun_pdu *p, const uint
 
 /* ---- command timeouts: ABORT TASK -> LOGICAL UNIT RESET -> drop */
 
-#define TMF_TIMEOUT_S 10
+/* How long a task management request may take: the command timeout, at
+ * most 10 s (a target that cannot abort in 10 s will not do it later). */
+static unsigned tmf_timeout_s(const struct lun_sess *s)
+{
+	unsigned t = s->cmd_timeout_s < 10 ? s->cmd_timeout_s : 10;
+
+	return t ? t : 1;
+}
 
 static void task_trace(struct lun_sess *s, const char *from, const char *ev, const char *to,
 		       const char *cause)
@@ -605,7 +612,7 @@ static int task_send_tmf(struct lun_sess *s, uint8_t func, struct lun_task *t)
 	s->tmf_func = func;
 	s->tmf_lun = t->lun;
 	s->tmf_rtt = t->itt;
-	s->tmf_deadline_ns = lun_now_ns() + (uint64_t)TMF_TIMEOUT_S * 1000000000u;
+	s->tmf_deadline_ns = lun_now_ns() + (uint64_t)tmf_timeout_s(s) * 1000000000u;
 	s->stats.pdus_out++;
 	return 0;
 }
