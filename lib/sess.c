@@ -347,6 +347,7 @@ lunaris_session *lunaris_session_new(const char *initiator_name)
 	s->want.immediate_data = true;
 	s->want.max_outstanding_r2t = LUN_MAX_R2T;
 	lunaris_recovery_defaults(&s->rec);
+	s->task_tick_ns = UINT64_MAX;
 	s->chap_cfg.algs[0] = LUN_CHAP_MD5;
 	s->chap_cfg.nalgs = 1;
 	s->login_timeout_s = 30;

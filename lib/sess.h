@@ -242,6 +242,7 @@ struct lun_sess {
 	uint16_t tmf_lun;
 	uint32_t tmf_itt, tmf_rtt;
 	uint64_t tmf_deadline_ns;
+	uint64_t task_tick_ns; /* no command deadline falls before this */
 
 	lunaris_event_cb ev_cb;
 	void *ev_arg;

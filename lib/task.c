@@ -308,6 +308,8 @@ int lun_task_send(struct lun_sess *s, struct lun_task *t)
 	lun_txu_queue(s, &t->tx);
 	t->deadline_ns = s->cmd_timeout_s ? lun_now_ns() + (uint64_t)s->cmd_timeout_s * 1000000000u
 					  : 0;
+	if (t->deadline_ns && t->deadline_ns < s->task_tick_ns)
+		s->task_tick_ns = t->deadline_ns;
 	s->stats.commands++;
 	s->stats.pdus_out++;
 	s->stats.bytes_out += t->imm_len;
@@ -613,6 +615,8 @@ static int task_send_tmf(struct lun_sess *s, uint8_t func, struct lun_task *t)
 	s->tmf_lun = t->lun;
 	s->tmf_rtt = t->itt;
 	s->tmf_deadline_ns = lun_now_ns() + (uint64_t)tmf_timeout_s(s) * 1000000000u;
+	if (s->tmf_deadline_ns < s->task_tick_ns)
+		s->task_tick_ns = s->tmf_deadline_ns;
 	s->stats.pdus_out++;
 	return 0;
 }
@@ -695,7 +699,37 @@ int lun_task_rx_tmf_rsp(struct lun_sess *s, const struct lun_pdu *p)
 	return 0;
 }
 
+/* The earliest command or task management deadline (a full scan: only
+ * done when a deadline has passed, never per I/O). */
+static uint64_t task_scan_deadlines(const struct lun_sess *s)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (s->tmf_busy)
+		next = s->tmf_deadline_ns;
+	for (unsigned i = 0; i < s->ntasks; i++) {
+		const struct lun_task *t = &s->tasks[i];
+
+		if (t->busy && !t->waiting && t->deadline_ns && t->tmf_state == LUN_TMF_NONE &&
+		    t->deadline_ns < next)
+			next = t->deadline_ns;
+	}
+	return next;
+}
+
+static void task_timers_scan(struct lun_sess *s, uint64_t now);
+
 void lun_task_timers(struct lun_sess *s, uint64_t now)
+{
+	/* s->task_tick_ns is never later than the earliest deadline: sending
+	 * a command or a TMF pulls it in, so most calls return here. */
+	if (now < s->task_tick_ns)
+		return;
+	task_timers_scan(s, now);
+	s->task_tick_ns = task_scan_deadlines(s);
+}
+
+static void task_timers_scan(struct lun_sess *s, uint64_t now)
 {
 	if (s->tmf_busy && now > s->tmf_deadline_ns) {
 		struct lun_task *t = lun_task_by_itt(s, s->tmf_rtt);
@@ -733,17 +767,8 @@ void lun_task_timers(struct lun_sess *s, uint64_t now)
 
 uint64_t lun_task_next_timer(const struct lun_sess *s)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = s->task_tick_ns;
 
-	if (s->tmf_busy)
-		next = s->tmf_deadline_ns;
-	for (unsigned i = 0; i < s->ntasks; i++) {
-		const struct lun_task *t = &s->tasks[i];
-
-		if (t->busy && !t->waiting && t->deadline_ns && t->tmf_state == LUN_TMF_NONE &&
-		    t->deadline_ns < next)
-			next = t->deadline_ns;
-	}
 	if (s->wait_head && s->wait_head->not_before_ns && s->wait_head->not_before_ns < next)
 		next = s->wait_head->not_before_ns;
 	return next;
