@@ -92,27 +92,29 @@ void lun_task_complete(struct lun_sess *s, struct lun_task *t)
 	struct lunaris_scsi_result r = t->result;
 	lunaris_scsi_cb cb = t->cb;
 	void *arg = t->arg;
+	bool torn = false;
 
 	if (t->waiting)
 		wait_remove(s, t);
 	task_latency(s, t);
-
 	if (t->tx.queued) {
-		if (t->tx.done) {
-			/* Half of this task's PDU is on the wire and the caller's
-			 * buffer is about to be returned: the only safe way out is
-			 * to drop the connection (ERL 0). */
+		/* Half of this task's PDU may be on the wire while the caller's
+		 * buffer is about to be returned: the only safe way out is to
+		 * drop the connection (ERL 0), after this task is released so
+		 * that recovery does not send it again. */
+		torn = t->tx.done != 0;
+		if (torn)
 			t->tx.queued = false;
-			lun_conn_fail(s, LUN_T14, "target completed a command before taking "
-						  "all of its data");
-		} else {
+		else
 			txq_remove(s, &t->tx);
-		}
 	}
 	t->busy = false;
 	t->cb = NULL;
 	t->next = s->free_tasks;
 	s->free_tasks = t;
+	if (torn)
+		lun_conn_fail(s, LUN_T14, "target completed a command before taking all of its "
+					  "data");
 	if (cb)
 		cb((lunaris_session *)s, &r, arg);
 }
@@ -333,7 +335,9 @@ static void task_finish(struct lun_sess *s, struct lun_task *t)
 	uint8_t st = t->result.status;
 	struct lun_sense sn;
 
-	if (t->result.response == 0 && t->retries < TASK_MAX_RETRIES) {
+	/* A command whose PDU is half written cannot be sent again now. */
+	if (t->result.response == 0 && t->retries < TASK_MAX_RETRIES &&
+	    !(t->tx.queued && t->tx.done)) {
 		if (st == LUN_SCSI_CHECK_CONDITION && t->result.sense_len &&
 		    lun_parse_sense(t->result.sense, t->result.sense_len, &sn, NULL, 0) == 0 &&
 		    sn.key == 0x06) {
