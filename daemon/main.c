@@ -1,0 +1,147 @@
+/*
+ * main.c - lunarisd(8): arguments, directories, pid file, signals and the
+ * single event loop that serves the control socket.
+ *
+ *   lunarisd [-f] [--state-dir DIR] [--run-dir DIR] [--control-group GROUP]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+static struct lund daemon_state = { .listen_fd = -1, .control_gid = (gid_t)-1 };
+
+static void on_signal(int sig)
+{
+	daemon_state.stop = sig;
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	lund_log(LOG_ERR, "cannot create directory %s: %s", path, strerror(errno));
+	return -1;
+}
+
+static int write_pidfile(const char *run_dir, char *path, size_t cap)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/lunarisd.pid", run_dir);
+	f = fopen(path, "w");
+	if (!f) {
+		lund_log(LOG_ERR, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+	return 0;
+}
+
+static const char usage[] =
+	"usage: lunarisd [-f] [--state-dir DIR] [--run-dir DIR] [--control-group GROUP]\n"
+	"  -f                 stay in the foreground, log to stderr (default: syslog)\n"
+	"  --state-dir DIR    persistent store (default /var/lib/lunaris)\n"
+	"  --run-dir DIR      control socket and pid file (default /run/lunaris)\n"
+	"  --control-group G  members of G may change the configuration too\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "control-group", required_argument, NULL, 'g' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lund *d = &daemon_state;
+	bool fg = false;
+	const char *group = NULL;
+	char db[4096], pidfile[4096], err[512];
+	int c;
+
+	d->state_dir = "/var/lib/lunaris";
+	d->run_dir = "/run/lunaris";
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': d->state_dir = optarg; break;
+		case 'r': d->run_dir = optarg; break;
+		case 'g': group = optarg; break;
+		case 'f': fg = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	lund_log_init(fg);
+	if (group) {
+		struct group *g = getgrnam(group);
+
+		if (!g) {
+			lund_log(LOG_ERR, "no such group: %s", group);
+			return 1;
+		}
+		d->control_gid = g->gr_gid;
+	}
+	if (make_dir(d->state_dir, 0700) < 0 || make_dir(d->run_dir, 0755) < 0)
+		return 1;
+	snprintf(db, sizeof(db), "%s/lunaris.db", d->state_dir);
+	d->store = lun_store_open(db, err, sizeof(err));
+	if (!d->store) {
+		lund_log(LOG_ERR, "cannot open the store: %s", err);
+		return 1;
+	}
+	if (lund_control_open(d) < 0) {
+		lun_store_close(d->store);
+		return 1;
+	}
+	if (!fg && daemon(0, 0) < 0) {
+		lund_log(LOG_ERR, "cannot detach: %s", strerror(errno));
+		return 1;
+	}
+	if (write_pidfile(d->run_dir, pidfile, sizeof(pidfile)) < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	lund_log(LOG_INFO, "lunarisd %s started: store %s, control %s", LUNARISD_VERSION, db,
+		 d->control_path);
+
+	while (!d->stop) {
+		struct pollfd pfd[80];
+		int n = lund_control_fill_pollfds(d, pfd, 80);
+
+		if (poll(pfd, (nfds_t)n, 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			lund_log(LOG_ERR, "poll: %s", strerror(errno));
+			break;
+		}
+		lund_control_service(d, pfd, n);
+	}
+	lund_log(LOG_INFO, "stopping (signal %d)", d->stop);
+	lund_control_close(d);
+	lun_store_close(d->store);
+	unlink(pidfile);
+	return 0;
+}
