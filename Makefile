@@ -80,6 +80,7 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 
 # fuzzers of floors above lib/ name the files they need besides lib/*.c
 build/fuzz/fuzz_control: daemon/control.c daemon/config.c daemon/log.c store/store.c
+build/fuzz/fuzz_cliargs: cli/admin.c cli/discovery.c cli/node.c
 
 fuzz: $(FUZZ_BIN)
 

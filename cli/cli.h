@@ -40,6 +40,10 @@ int cmd_read(const struct cli_opts *o, int argc, char **argv);
 int cmd_write(const struct cli_opts *o, int argc, char **argv);
 int cmd_perf(const struct cli_opts *o, int argc, char **argv);
 
+/* The admin commands (lunaris-admin(8)): argv[0] is add, remove, list or
+ * modify; they talk to lunarisd and parse their own options. */
+int cmd_admin(int argc, char **argv);
+
 /* Print "lunaris: <msg>" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "cli.h"
 
 static const char usage_text[] =
@@ -23,6 +24,9 @@ static const char usage_text[] =
 	"  read URL --offset N --length N [-o FILE]  read bytes (block aligned)\n"
 	"  write URL --offset N [-i FILE]            write bytes (block aligned)\n"
 	"  perf URL [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--seconds N]\n"
+	"\n"
+	"Admin commands (talk to lunarisd; lunaris list --help, lunaris-admin(8)):\n"
+	"  add|remove|list|modify OBJECT [options] [operands]\n"
 	"\n"
 	"URL: iscsi://[user@]host[:port]/target-iqn/lun\n"
 	"\n"
@@ -169,6 +173,10 @@ int main(int argc, char **argv)
 	char iname[224];
 	int c;
 
+	/* The admin grammar has its own option tables (-h means --headerdigest
+	 * there), so it must see argv before this getopt loop does. */
+	if (argc > 1 && admin_is_subcommand(argv[1]))
+		return cmd_admin(argc - 1, argv + 1);
 	lunaris_recovery_defaults(&o.rec);
 	lunaris_default_initiator_name(iname, sizeof(iname));
 	o.initiator_name = iname;

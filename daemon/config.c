@@ -452,6 +452,11 @@ void lund_config_handle(struct lund *d, const char *op, const char *object, cons
 		     op, object);
 		return;
 	}
+	if (!change && args && json_object_get(args, "verbose")) {
+		FAIL(rep, LUND_EBADREQ, "list %s -v needs discovery, which this lunarisd does not "
+					"run yet", object);
+		return;
+	}
 	if (!change && args && json_object_size(args)) {
 		FAIL(rep, LUND_EBADREQ, "list %s takes no arguments", object);
 		return;
