@@ -10,7 +10,9 @@ need "$TGTD" "$TGTADM" "$PY"
 
 T=iqn.2024-01.test.lunaris:lurm
 SIZE=$((64 << 20))
-tgtd_quick a "$T" 64
+# the LU is 256 MiB so that a read of all of it is still running when tgtd
+# finally lets the LU go (it refuses while commands are queued)
+tgtd_quick a "$T" 256
 IMG=$TD/a/lun1.img
 proxy_start "$TGTD_PORT"
 proxy_do rate 16000000
@@ -33,7 +35,7 @@ for op in write read perf; do
     b0=$(( $(proxy_stat bytes_up) + $(proxy_stat bytes_down) ))
     case $op in
     write) lun_bg --trace --stats write "$U" --offset 0 -i "$TD/in" ;;
-    read)  lun_bg --trace --stats read "$U" --offset 0 --length "$SIZE" -o "$TD/out" ;;
+    read)  lun_bg --trace --stats read "$U" --offset 0 --length $((256 << 20)) -o /dev/null ;;
     perf)  lun_bg --trace --stats perf "$U" --rw randread --bs 65536 --qd 8 --seconds 15 ;;
     esac
     wait_until 20 eval '[ $(( $(proxy_stat bytes_up) + $(proxy_stat bytes_down) )) -ge $((b0 + (16 << 20))) ] || ! lun_bg_running' ||
