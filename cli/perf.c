@@ -24,6 +24,7 @@ struct perf {
 	uint64_t lu_blocks, next_lba;
 	bool write, random;
 	uint64_t ios, errors;
+	unsigned inflight;
 	uint64_t rng;
 	bool stop;
 	char err[300];
@@ -50,6 +51,7 @@ static void perf_done(lunaris_session *s, const struct lunaris_scsi_result *r, v
 	struct perf_slot *sl = arg;
 	struct perf *p = sl->p;
 
+	p->inflight--;
 	if (r->error || r->status) {
 		p->errors++;
 		lunaris_result_str(r, p->err, sizeof(p->err));
@@ -84,7 +86,9 @@ static void perf_issue(struct perf_slot *sl)
 		snprintf(p->err, sizeof(p->err), "%s", lunaris_get_error(p->s));
 		p->errors++;
 		p->stop = true;
+		return;
 	}
+	p->inflight++;
 }
 
 static double cpu_seconds(void)
@@ -157,14 +161,11 @@ int cmd_perf(const struct cli_opts *o, int argc, char **argv)
 			p.stop = true;
 	}
 	double secs = (double)(lun_now_ns() - t0) / 1e9;
-	/* let the commands in flight finish before the buffers go */
-	for (int i = 0; i < 1000 && lunaris_is_logged_in(p.s); i++) {
-		struct lunaris_stats st;
-
-		lunaris_get_stats(p.s, &st);
-		if (lunaris_poll_once(p.s, 10) < 0 || i > 200)
-			break;
-	}
+	/* let the commands in flight finish before the buffers go (at most
+	 * 10 s; the logout below fails whatever is left) */
+	for (uint64_t end2 = lun_now_ns() + 10000000000u;
+	     p.inflight && lun_now_ns() < end2 && lunaris_poll_once(p.s, 100) == 0;)
+		;
 	double cpu = cpu_seconds() - cpu0;
 	double iops = (double)p.ios / secs, mbs = iops * p.bs / 1e6;
 	double us_per_io = p.ios ? cpu * 1e6 / (double)p.ios : 0;

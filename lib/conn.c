@@ -152,6 +152,7 @@ static void conn_close_fd(struct lun_sess *s)
 	s->ctl_busy = false;
 	s->ping_out = false;
 	s->tmf_busy = false;
+	s->rx_lowat = 1; /* a new socket starts at the default */
 	for (unsigned i = 0; i < s->ntasks; i++)
 		s->tasks[i].tx.queued = false;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "chap.h"
@@ -580,10 +581,43 @@ short lunaris_which_events(const lunaris_session *ls)
 	return (short)(POLLIN | (s->txq_head ? POLLOUT : 0));
 }
 
+/*
+ * Wake-up batching.  With many commands in flight, responses trickle in a
+ * few kilobytes at a time and an eager reader wakes up, and pays a context
+ * switch, for every one or two of them.  SO_RCVLOWAT makes poll() wait
+ * until a quarter of the bytes that the commands in flight will certainly
+ * bring has arrived (rounded down to a power of two, at most 64 KiB), so
+ * one wake-up serves several responses.  It can never wait for bytes that
+ * will not come: the threshold is below the sure minimum (a status header
+ * per command, plus a read's data), and a command that ends early (CHECK
+ * CONDITION without data) is caught by the short poll timeout the session
+ * asks for while the threshold is above one byte.
+ */
+#define LUN_LOWAT_MAX (512 * 1024)
+
+static void sess_update_lowat(struct lun_sess *s)
+{
+	uint64_t want = s->cstate == LUN_CONN_LOGGED_IN ? s->rx_expect / 4 : 0;
+	int lowat = 1;
+
+	while ((uint64_t)lowat * 2 <= want && lowat < LUN_LOWAT_MAX)
+		lowat *= 2;
+	if (lowat < 8192)
+		lowat = 1; /* not worth a system call */
+	if (lowat == s->rx_lowat || s->fd < 0)
+		return;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+		s->rx_lowat = lowat;
+}
+
 int lunaris_service(lunaris_session *ls, short revents)
 {
 	struct lun_sess *s = SESS(ls);
 
+	/* Below a raised SO_RCVLOWAT poll() stays quiet: after its short
+	 * timeout, read whatever did arrive (a NOP-In, a short response). */
+	if (s->rx_lowat > 1 && !(revents & POLLIN))
+		revents |= POLLIN;
 	lun_conn_service(s, revents);
 	sess_timers(s, lun_now_ns());
 	lun_sess_dispatch(s);
@@ -591,12 +625,17 @@ int lunaris_service(lunaris_session *ls, short revents)
 	 * for the next poll round. */
 	if (s->fd >= 0 && s->txq_head && !s->connecting)
 		lun_conn_service(s, 0);
+	sess_update_lowat(s);
 	return sess_dead(s) ? -1 : 0;
 }
 
 int lunaris_next_timeout_ms(const lunaris_session *ls)
 {
 	uint64_t now = lun_now_ns(), next = sess_next_timer(CSESS(ls));
+
+	/* a raised receive threshold is checked again after 1 ms */
+	if (CSESS(ls)->rx_lowat > 1 && next > now + 1000000u)
+		next = now + 1000000u;
 
 	if (next == UINT64_MAX)
 		return -1;

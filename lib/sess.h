@@ -138,6 +138,7 @@ struct lun_task {
 	uint64_t not_before_ns; /* BUSY back-off: do not send before */
 	uint8_t retries; /* UNIT ATTENTION / BUSY repeats so far */
 	uint8_t tmf_state; /* enum lun_task_tmf */
+	uint32_t expect; /* response bytes this command will surely bring */
 	struct lunaris_scsi_result result;
 	lunaris_scsi_cb cb;
 	void *arg;
@@ -243,6 +244,8 @@ struct lun_sess {
 	uint32_t tmf_itt, tmf_rtt;
 	uint64_t tmf_deadline_ns;
 	uint64_t task_tick_ns; /* no command deadline falls before this */
+	uint64_t rx_expect; /* sum of the sent commands' expect */
+	int rx_lowat; /* SO_RCVLOWAT in force on the socket */
 
 	lunaris_event_cb ev_cb;
 	void *ev_arg;

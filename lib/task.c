@@ -87,6 +87,12 @@ static void wait_remove(struct lun_sess *s, struct lun_task *t)
 	t->waiting = false;
 }
 
+static void task_forget_expect(struct lun_sess *s, struct lun_task *t)
+{
+	s->rx_expect -= t->expect;
+	t->expect = 0;
+}
+
 void lun_task_complete(struct lun_sess *s, struct lun_task *t)
 {
 	struct lunaris_scsi_result r = t->result;
@@ -96,6 +102,7 @@ void lun_task_complete(struct lun_sess *s, struct lun_task *t)
 
 	if (t->waiting)
 		wait_remove(s, t);
+	task_forget_expect(s, t);
 	task_latency(s, t);
 	if (t->tx.queued) {
 		/* Half of this task's PDU may be on the wire while the caller's
@@ -180,6 +187,7 @@ void lun_task_requeue_all(struct lun_sess *s)
 		sent[j] = t;
 	}
 	for (unsigned i = n; i-- > 0;) {
+		task_forget_expect(s, sent[i]);
 		task_reset_transfer(sent[i]);
 		wait_push_front(s, sent[i]);
 		s->stats.reissued++;
@@ -312,6 +320,9 @@ int lun_task_send(struct lun_sess *s, struct lun_task *t)
 					  : 0;
 	if (t->deadline_ns && t->deadline_ns < s->task_tick_ns)
 		s->task_tick_ns = t->deadline_ns;
+	/* At least the BHS of the status, plus the data of a read. */
+	t->expect = LUN_BHS_LEN + (t->dir == LUNARIS_DIR_READ ? t->xfer_len : 0);
+	s->rx_expect += t->expect;
 	s->stats.commands++;
 	s->stats.pdus_out++;
 	s->stats.bytes_out += t->imm_len;
@@ -363,6 +374,7 @@ again:
 	s->stats.retries++;
 	if (t->tx.queued)
 		txq_remove(s, &t->tx);
+	task_forget_expect(s, t);
 	task_reset_transfer(t);
 	wait_push_front(s, t);
 }
@@ -695,6 +707,7 @@ int lun_task_rx_tmf_rsp(struct lun_sess *s, const struct lun_pdu *p)
 		} else if (!x->tx.queued || !x->tx.done) {
 			if (x->tx.queued)
 				txq_remove(s, &x->tx);
+			task_forget_expect(s, x);
 			task_reset_transfer(x);
 			wait_push_front(s, x);
 			s->stats.reissued++;

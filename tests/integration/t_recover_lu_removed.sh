@@ -21,13 +21,19 @@ LUN_TIMEOUT=40
 rand_file "$TD/in" "$SIZE"
 CLEAR='LOGICAL UNIT NOT SUPPORTED|ILLEGAL REQUEST|NOT READY|not supported|replacement timeout|no longer|removed'
 
-lu_delete() {   # tgtd refuses while the LU has commands queued: retry
-    local i
-    for ((i = 0; i < 250; i++)); do
-        tadm a --lld iscsi --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null 2>&1 && return 0
+lu_delete() {   # tgtd refuses while the LU has commands queued: pause lunaris so it drains
+    local i pid
+    pid=$(pgrep -n -P "$LUN_BG_PID")
+    [ -n "$pid" ] && kill -STOP "$pid"
+    for ((i = 0; i < 500; i++)); do
+        if tadm a --lld iscsi --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null 2>&1; then
+            [ -n "$pid" ] && kill -CONT "$pid"
+            return 0
+        fi
         sleep 0.02
     done
-    fail "tgtadm could not delete LUN 1 in 5 s"
+    [ -n "$pid" ] && kill -CONT "$pid"
+    fail "tgtadm could not delete LUN 1 in 10 s"
 }
 
 res=()
