@@ -667,6 +667,27 @@ static int lun_store_portal_change(struct lun_store *st, const struct lun_store_
 	return lun_store_in_tx(st, fn, &op, err, errlen);
 }
 
+
+/* The common end of a listing: on a failed step free the partial array and
+ * say why; finalize, unlock, hand the array out.  Returns the count or -1. */
+static int lun_store_list_end(struct lun_store *st, sqlite3_stmt *stmt, int rc, void *v, int n,
+			      void **out, char *err, size_t errlen)
+{
+	if (!stmt || rc != SQLITE_DONE) {
+		if (rc == SQLITE_NOMEM)
+			lun_store_nomem(err, errlen);
+		else if (stmt)
+			lun_store_fail(st, err, errlen);
+		free(v);
+		v = NULL;
+		n = -1;
+	}
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	*out = v;
+	return n;
+}
+
 static int lun_store_list_portals(struct lun_store *st, const struct lun_store_portal_kind *kind,
 				  struct lun_store_addr **out, char *err, size_t errlen)
 {
@@ -686,19 +707,7 @@ static int lun_store_list_portals(struct lun_store *st, const struct lun_store_p
 		v[n].port = (uint16_t)sqlite3_column_int(stmt, 1);
 		n++;
 	}
-	if (!stmt || rc != SQLITE_DONE) {
-		if (rc == SQLITE_NOMEM)
-			lun_store_nomem(err, errlen);
-		else if (stmt)
-			lun_store_fail(st, err, errlen);
-		free(v);
-		v = NULL;
-		n = -1;
-	}
-	sqlite3_finalize(stmt);
-	pthread_mutex_unlock(&st->lock);
-	*out = v;
-	return n;
+	return lun_store_list_end(st, stmt, rc, v, n, (void **)out, err, errlen);
 }
 
 int lun_store_add_discovery_address(struct lun_store *st, const char *host, uint16_t port,
@@ -857,19 +866,7 @@ int lun_store_list_static(struct lun_store *st, struct lun_store_static **out, c
 				    : sqlite3_column_int(stmt, 3);
 		n++;
 	}
-	if (!stmt || rc != SQLITE_DONE) {
-		if (rc == SQLITE_NOMEM)
-			lun_store_nomem(err, errlen);
-		else if (stmt)
-			lun_store_fail(st, err, errlen);
-		free(v);
-		v = NULL;
-		n = -1;
-	}
-	sqlite3_finalize(stmt);
-	pthread_mutex_unlock(&st->lock);
-	*out = v;
-	return n;
+	return lun_store_list_end(st, stmt, rc, v, n, (void **)out, err, errlen);
 }
 
 /* ---- settings */
