@@ -177,6 +177,13 @@ int main(int argc, char **argv)
 	 * there), so it must see argv before this getopt loop does. */
 	if (argc > 1 && admin_is_subcommand(argv[1]))
 		return cmd_admin(argc - 1, argv + 1);
+	/* `lunaris -R DIR list ...`: the run directory before the subcommand
+	 * means the same as after it. */
+	if (argc > 3 && (!strcmp(argv[1], "-R") || !strcmp(argv[1], "--run-dir")) &&
+	    admin_is_subcommand(argv[3])) {
+		setenv("LUNARIS_RUN_DIR", argv[2], 1);
+		return cmd_admin(argc - 3, argv + 3);
+	}
 	lunaris_recovery_defaults(&o.rec);
 	lunaris_default_initiator_name(iname, sizeof(iname));
 	o.initiator_name = iname;

@@ -62,6 +62,11 @@ assert n["chap-secret-set"] is True, n
 assert n["tunables"]["noop-interval"] == {"default": 5, "configured": 3}, n
 assert n["tunables"]["replacement-timeout"]["configured"] == 30, n
 PYEOF
+# -R before or after the subcommand
+lun_ok -R "$LUNARIS_RUN_DIR" list discovery-address
+assert_contains "$LUN_OUT" "Discovery Address: 127.0.0.1:3260"
+lun_ok list discovery-address -R "$LUNARIS_RUN_DIR"
+assert_contains "$LUN_OUT" "Discovery Address: 127.0.0.1:3260"
 lun_ok list discovery-address --json
 [ "$("$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$LUN_OUT")" = 2 ] ||
     fail "--json list has not 2 addresses: $LUN_OUT"
