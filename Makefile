@@ -79,7 +79,8 @@ build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 		-Idaemon -Icli -o $@ $(filter %.c,$^) $(LIBS) -lsqlite3 -ljansson -lm
 
 # fuzzers of floors above lib/ name the files they need besides lib/*.c
-build/fuzz/fuzz_control: daemon/control.c daemon/config.c daemon/log.c store/store.c
+build/fuzz/fuzz_control: daemon/control.c daemon/config.c daemon/log.c daemon/discovery.c \
+	store/store.c
 build/fuzz/fuzz_cliargs: cli/admin.c cli/discovery.c cli/node.c
 
 fuzz: $(FUZZ_BIN)

@@ -39,6 +39,8 @@ int cmd_luns(const struct cli_opts *o, int argc, char **argv);
 int cmd_read(const struct cli_opts *o, int argc, char **argv);
 int cmd_write(const struct cli_opts *o, int argc, char **argv);
 int cmd_perf(const struct cli_opts *o, int argc, char **argv);
+/* lunaris trace: argv[0] is "trace" */
+int cmd_trace(int argc, char **argv);
 
 /* The admin commands (lunaris-admin(8)): argv[0] is add, remove, list or
  * modify; they talk to lunarisd and parse their own options. */

@@ -25,6 +25,7 @@ static const char usage_text[] =
 	"  write URL --offset N [-i FILE]            write bytes (block aligned)\n"
 	"  perf URL [--rw randread|randwrite|read|write] [--bs N] [--qd N] [--seconds N]\n"
 	"\n"
+	"  trace [-f] [--json]                      the daemon's state-machine history with causes\n"
 	"Admin commands (talk to lunarisd; lunaris list --help, lunaris-admin(8)):\n"
 	"  add|remove|list|modify OBJECT [options] [operands]\n"
 	"\n"
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
 	 * there), so it must see argv before this getopt loop does. */
 	if (argc > 1 && admin_is_subcommand(argv[1]))
 		return cmd_admin(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "trace"))
+		return cmd_trace(argc - 1, argv + 1);
 	/* `lunaris -R DIR list ...`: the run directory before the subcommand
 	 * means the same as after it. */
 	if (argc > 3 && (!strcmp(argv[1], "-R") || !strcmp(argv[1], "--run-dir")) &&

@@ -212,7 +212,7 @@ static void handle_static(struct lund *d, const char *op, const json_t *args,
 /* ---- discovery methods */
 
 static void handle_discovery(struct lund *d, const char *op, const json_t *args,
-			     struct lund_reply *rep)
+			     const struct lund_peer *peer, struct lund_reply *rep)
 {
 	static const struct {
 		const char *name;
@@ -256,6 +256,12 @@ static void handle_discovery(struct lund *d, const char *op, const json_t *args,
 	if (lun_store_set_methods(d->store, methods, err, sizeof(err)) < 0) {
 		store_fail(rep, err);
 		return;
+	}
+	if (methods & LUN_DISC_SENDTARGETS) {
+		char cause[LUN_CAUSE_MAX_D];
+
+		lund_peer_cause(peer, "modify discovery", cause, sizeof(cause));
+		lund_discovery_all(d, cause);
 	}
 	lund_log(LOG_INFO, "discovery methods now static=%d sendtargets=%d isns=%d",
 		 !!(methods & LUN_DISC_STATIC), !!(methods & LUN_DISC_SENDTARGETS),
@@ -435,6 +441,47 @@ static void modify_node(struct lund *d, const json_t *args, struct lund_reply *r
 			 "the CHAP secret is shorter than 12 bytes (RFC 7143 12.1.3)");
 }
 
+/* Discovery follows the configuration: a new address is discovered at once
+ * (when SendTargets is enabled), a removed one forgotten, and `list -v`
+ * shows what each address reported. */
+static void after_discovery_address(struct lund *d, const char *op, const json_t *args,
+				    const struct lund_peer *peer, bool verbose,
+				    struct lund_reply *rep)
+{
+	const char *host = NULL;
+	int port = 3260;
+	char cause[LUN_CAUSE_MAX_D];
+	unsigned methods = 0;
+	char err[256];
+
+	if (!strcmp(op, "list")) {
+		json_t *e;
+		size_t i;
+
+		if (!verbose)
+			return;
+		json_array_foreach(rep->result, i, e) {
+			json_t *more = lund_discovery_json(
+				json_string_value(json_object_get(e, "address")),
+				(uint16_t)json_integer_value(json_object_get(e, "port")));
+
+			json_object_update(e, more);
+			json_decref(more);
+		}
+		return;
+	}
+	json_unpack((json_t *)args, "{s:s,s?i}", "address", &host, "port", &port);
+	if (!strcmp(op, "remove")) {
+		lund_discovery_forget(host, (uint16_t)port);
+		return;
+	}
+	if (lun_store_get_methods(d->store, &methods, err, sizeof(err)) < 0 ||
+	    !(methods & LUN_DISC_SENDTARGETS))
+		return;
+	lund_peer_cause(peer, "add discovery-address", cause, sizeof(cause));
+	lund_discovery_request(d, host, (uint16_t)port, cause, true);
+}
+
 /* ---- dispatch */
 
 void lund_config_handle(struct lund *d, const char *op, const char *object, const json_t *args,
@@ -452,25 +499,30 @@ void lund_config_handle(struct lund *d, const char *op, const char *object, cons
 		     op, object);
 		return;
 	}
-	if (!change && args && json_object_get(args, "verbose")) {
-		FAIL(rep, LUND_EBADREQ, "list %s -v needs discovery, which this lunarisd does not "
-					"run yet", object);
-		return;
-	}
-	if (!change && args && json_object_size(args)) {
+	bool verbose = false;
+
+	if (!change && args && !strcmp(object, "discovery-address") &&
+	    json_is_true(json_object_get(args, "verbose")) && json_object_size(args) == 1)
+		verbose = true;
+	else if (!change && args && json_object_size(args)) {
 		FAIL(rep, LUND_EBADREQ, "list %s takes no arguments", object);
 		return;
 	}
 	bool addrm = !strcmp(op, "add") || !strcmp(op, "remove");
 
-	if (!strcmp(object, "discovery-address") && (addrm || !change))
-		handle_portals(d, op, false, args, rep);
+	if (!strcmp(object, "discovery-address") && (addrm || !change)) {
+		handle_portals(d, op, false, verbose ? NULL : args, rep);
+		if (rep->code == LUND_OK)
+			after_discovery_address(d, op, args, peer, verbose, rep);
+	} else if (!strcmp(object, "trace") && !change) {
+		rep->result = lund_history_json();
+	}
 	else if (!strcmp(object, "isns-server") && (addrm || !change))
 		handle_portals(d, op, true, args, rep);
 	else if (!strcmp(object, "static-config") && (addrm || !change))
 		handle_static(d, op, args, rep);
 	else if (!strcmp(object, "discovery") && (!strcmp(op, "modify") || !change))
-		handle_discovery(d, op, args, rep);
+		handle_discovery(d, op, args, peer, rep);
 	else if (!strcmp(object, "initiator-node") && !strcmp(op, "modify"))
 		modify_node(d, args, rep);
 	else if (!strcmp(object, "initiator-node") && !change)

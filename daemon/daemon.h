@@ -7,6 +7,8 @@
  *              configs, iSNS servers, discovery methods, initiator node):
  *              validation, then one store transaction per change
  *   log.c      logging to stderr (-f) or syslog
+ *   discovery.c SendTargets discovery runs in the event loop, with storm guards,
+ *              and the daemon's history of state-machine steps and causes
  */
 #ifndef LUNARIS_DAEMON_H
 #define LUNARIS_DAEMON_H
@@ -16,9 +18,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "lunaris/lunaris.h"
 #include "store.h"
 
 #define LUNARISD_VERSION "0.1"
+#define LUN_CAUSE_MAX_D 256 /* a cause chain */
 
 struct lund {
 	struct lun_store *store;
@@ -26,6 +30,8 @@ struct lund {
 	char control_path[108];
 	gid_t control_gid; /* members may change state; (gid_t)-1: root only */
 	int listen_fd;
+	char initiator_name[224]; /* "" = the library default */
+	bool offline; /* fuzzing: never open a connection */
 	volatile int stop;
 };
 
@@ -70,6 +76,22 @@ void lund_control_service(struct lund *d, const struct pollfd *pfd, int n);
 /* One request object in, one reply out (also the fuzz entry point). */
 void lund_handle_request(struct lund *d, const struct lund_peer *peer, const json_t *req,
 			 struct lund_reply *rep);
+
+/* discovery.c */
+void lund_discovery_request(struct lund *d, const char *host, uint16_t port, const char *cause,
+			    bool new_address);
+void lund_discovery_forget(const char *host, uint16_t port);
+int lund_discovery_fill_pollfds(struct pollfd *pfd, int max, int *timeout_ms);
+void lund_discovery_service(struct lund *d, const struct pollfd *pfd, int n);
+json_t *lund_discovery_json(const char *host, uint16_t port);
+void lund_discovery_shutdown(void);
+/* Start discovery of every configured address (when SendTargets is on). */
+void lund_discovery_all(struct lund *d, const char *cause);
+void lund_history_add(const char *line);
+json_t *lund_history_json(void);
+
+/* "<op> <object> by pid N (comm)": the first link of a cause chain. */
+void lund_peer_cause(const struct lund_peer *peer, const char *what, char *buf, size_t cap);
 
 /* config.c: handlers; each returns through rep. */
 void lund_config_handle(struct lund *d, const char *op, const char *object, const json_t *args,

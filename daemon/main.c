@@ -126,20 +126,28 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	lund_log(LOG_INFO, "lunarisd %s started: store %s, control %s", LUNARISD_VERSION, db,
 		 d->control_path);
+	if (lun_store_get(d->store, "", "node-name", d->initiator_name, sizeof(d->initiator_name),
+			  err, sizeof(err)) != 1)
+		d->initiator_name[0] = '\0';
+	lund_discovery_all(d, "lunarisd start");
 
 	while (!d->stop) {
-		struct pollfd pfd[80];
+		struct pollfd pfd[160];
+		int timeout = 1000;
 		int n = lund_control_fill_pollfds(d, pfd, 80);
+		int m = lund_discovery_fill_pollfds(pfd + n, 80, &timeout);
 
-		if (poll(pfd, (nfds_t)n, 1000) < 0) {
+		if (poll(pfd, (nfds_t)(n + m), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			lund_log(LOG_ERR, "poll: %s", strerror(errno));
 			break;
 		}
 		lund_control_service(d, pfd, n);
+		lund_discovery_service(d, pfd + n, m);
 	}
 	lund_log(LOG_INFO, "stopping (signal %d)", d->stop);
+	lund_discovery_shutdown();
 	lund_control_close(d);
 	lun_store_close(d->store);
 	unlink(pidfile);

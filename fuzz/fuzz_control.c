@@ -15,7 +15,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct lund fz = { .listen_fd = -1, .control_gid = (gid_t)-1 };
+/* offline: a fuzzed discovery address must never be connected to */
+static struct lund fz = { .listen_fd = -1, .control_gid = (gid_t)-1, .offline = true };
 static char dir[64];
 
 static void cleanup(void)

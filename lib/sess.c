@@ -728,6 +728,23 @@ static bool done_logout(struct lun_sess *s, void *arg)
 	return s->cstate != LUN_CONN_IN_LOGOUT;
 }
 
+int lunaris_logout_start(lunaris_session *ls)
+{
+	struct lun_sess *s = SESS(ls);
+
+	if (s->cstate != LUN_CONN_LOGGED_IN) {
+		lun_seterr(s->err, sizeof(s->err), "not logged in");
+		return -1;
+	}
+	lun_conn_event(s, LUN_T9, "logout requested by the application");
+	return 0;
+}
+
+bool lunaris_is_closed(const lunaris_session *ls)
+{
+	return CSESS(ls)->cstate == LUN_CONN_FREE;
+}
+
 int lunaris_logout_sync(lunaris_session *ls)
 {
 	struct lun_sess *s = SESS(ls);
@@ -897,16 +914,18 @@ static bool done_text(struct lun_sess *s, void *arg)
 	return s->text_done;
 }
 
-int lunaris_sendtargets_sync(lunaris_session *ls, struct lunaris_target_list *out)
+int lunaris_sendtargets_start(lunaris_session *ls)
 {
 	struct lun_sess *s = SESS(ls);
 	static const char key[] = "SendTargets=All";
 	struct lun_pdu p = { .opcode = LUN_OP_TEXT_REQ };
-	struct lun_st_list st;
 
-	memset(out, 0, sizeof(*out));
-	if (s->cstate != LUN_CONN_LOGGED_IN) {
-		lun_seterr(s->err, sizeof(s->err), "not logged in");
+	if (s->cstate != LUN_CONN_LOGGED_IN || s->target[0]) {
+		lun_seterr(s->err, sizeof(s->err), "not logged in to a discovery session");
+		return -1;
+	}
+	if (s->ctl_busy) {
+		lun_seterr(s->err, sizeof(s->err), "a request is already in progress");
 		return -1;
 	}
 	memcpy(s->ctl_data, key, sizeof(key)); /* includes the NUL terminator */
@@ -919,10 +938,18 @@ int lunaris_sendtargets_sync(lunaris_session *ls, struct lunaris_target_list *ou
 	p.u.text_req.cmdsn = s->cmdsn++;
 	p.u.text_req.expstatsn = s->exp_statsn;
 	s->ctl_busy = true;
-	if (lun_send_ctl(s, &p, sizeof(key)) < 0)
-		return -1;
-	if (sess_run(s, done_text, NULL, 30000) < 0)
-		return -1;
+	return lun_send_ctl(s, &p, sizeof(key));
+}
+
+int lunaris_sendtargets_result(lunaris_session *ls, struct lunaris_target_list *out)
+{
+	struct lun_sess *s = SESS(ls);
+	struct lun_st_list st;
+
+	memset(out, 0, sizeof(*out));
+	if (!s->text_done)
+		return sess_dead(s) || s->cstate != LUN_CONN_LOGGED_IN ? -1 : 0;
+	s->text_done = false;
 	if (lun_sendtargets_parse(s->text_accum, s->text_len, &st, s->err, sizeof(s->err)) < 0)
 		return -1;
 	/* The public list has the same shape; copy so that the internal type
@@ -951,7 +978,19 @@ int lunaris_sendtargets_sync(lunaris_session *ls, struct lunaris_target_list *ou
 		}
 	}
 	lun_st_list_free(&st);
-	return 0;
+	return 1;
+}
+
+int lunaris_sendtargets_sync(lunaris_session *ls, struct lunaris_target_list *out)
+{
+	struct lun_sess *s = SESS(ls);
+
+	memset(out, 0, sizeof(*out));
+	if (lunaris_sendtargets_start(ls) < 0)
+		return -1;
+	if (sess_run(s, done_text, NULL, 30000) < 0)
+		return -1;
+	return lunaris_sendtargets_result(ls, out) == 1 ? 0 : -1;
 }
 
 void lunaris_target_list_free(struct lunaris_target_list *l)

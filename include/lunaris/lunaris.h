@@ -200,6 +200,10 @@ int lunaris_poll_once(lunaris_session *s, int timeout_ms);
 /* Blocking: connect and log in, running the loop until done. */
 int lunaris_connect_sync(lunaris_session *s);
 
+/* Asynchronous logout (close session): done when lunaris_is_closed(). */
+int lunaris_logout_start(lunaris_session *s);
+bool lunaris_is_closed(const lunaris_session *s);
+
 /* Blocking: Logout (close session) and close the socket. */
 int lunaris_logout_sync(lunaris_session *s);
 
@@ -282,6 +286,13 @@ struct lunaris_target_list {
 	size_t count;
 	struct lunaris_target *targets;
 };
+
+/* Asynchronous SendTargets on a logged-in discovery session: start sends
+ * SendTargets=All; after each lunaris_service(), result returns 0 while the
+ * answer is incomplete, 1 with *out filled (multi-PDU answers joined), or -1
+ * when the request or the connection failed (error set). */
+int lunaris_sendtargets_start(lunaris_session *s);
+int lunaris_sendtargets_result(lunaris_session *s, struct lunaris_target_list *out);
 
 /* Blocking: on a logged-in discovery session, send SendTargets=All and
  * collect the answer (multi-PDU responses included). */

@@ -1,0 +1,355 @@
+/*
+ * discovery.c - SendTargets discovery inside lunarisd's event loop.
+ *
+ * Each discovery address has one record.  A run is a discovery session
+ * driven asynchronously by the daemon's poll loop: login -> SendTargets=All
+ * -> logout, exactly the blog's `free T1`, `in_login T5`, `logged_in T9`,
+ * `in_logout T17`.  Every state-machine step goes into the daemon's history
+ * with its cause chain ("discovery sendtargets 127.0.0.1:3260 <- add
+ * discovery-address by pid 4242 (lunaris)"), which `lunaris trace` shows.
+ *
+ * Storm guards (the reason this file exists): requests for an address that
+ * is being discovered join the running discovery (coalesced); a run starts
+ * at most once per LUND_DISC_MIN_INTERVAL per address, later requests are
+ * deferred to the end of that interval and merged into one (rate limited).
+ * A newly added address is discovered at once.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "util.h"
+
+#define LUND_DISC_MAX 64
+#define LUND_DISC_MIN_INTERVAL_NS (10ull * 1000000000u)
+#define LUND_HIST 1024
+
+enum disc_state { DJ_IDLE, DJ_LOGIN, DJ_TEXT, DJ_LOGOUT };
+
+struct disc {
+	bool used;
+	char host[256];
+	uint16_t port;
+	enum disc_state state;
+	lunaris_session *s;
+	char cause[LUN_CAUSE_MAX_D];
+	uint64_t last_start_ns, deferred_ns; /* deferred_ns: a run waits for the interval */
+	char deferred_cause[LUN_CAUSE_MAX_D];
+	unsigned runs, coalesced, limited, failures;
+	char last_error[256];
+	time_t last_end;
+	bool have_result;
+	struct lunaris_target_list targets;
+};
+
+static struct disc discs[LUND_DISC_MAX];
+
+struct hist {
+	uint64_t seq; /* 1, 2, ...: `lunaris trace -f` asks for what is newer */
+	time_t when;
+	char line[640];
+};
+static struct hist history[LUND_HIST];
+static unsigned hist_head, hist_count;
+static uint64_t hist_seq;
+
+void lund_history_add(const char *line)
+{
+	struct hist *h = &history[hist_head];
+
+	h->seq = ++hist_seq;
+	h->when = time(NULL);
+	lun_strlcpy(h->line, line, sizeof(h->line));
+	hist_head = (hist_head + 1) % LUND_HIST;
+	if (hist_count < LUND_HIST)
+		hist_count++;
+}
+
+json_t *lund_history_json(void)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < hist_count; i++) {
+		const struct hist *h = &history[(hist_head + LUND_HIST - hist_count + i) % LUND_HIST];
+
+		json_array_append_new(a, json_pack("{s:I,s:I,s:s}", "seq", (json_int_t)h->seq,
+						   "time", (json_int_t)h->when, "event", h->line));
+	}
+	return a;
+}
+
+static void disc_trace(const struct lunaris_trace_event *ev, void *arg)
+{
+	char line[640];
+
+	lunaris_trace_format(ev, line, sizeof(line));
+	lund_history_add(line);
+}
+
+static struct disc *disc_find(const char *host, uint16_t port, bool create)
+{
+	struct disc *free_slot = NULL;
+
+	for (int i = 0; i < LUND_DISC_MAX; i++) {
+		if (discs[i].used && discs[i].port == port && !strcasecmp(discs[i].host, host))
+			return &discs[i];
+		if (!discs[i].used && !free_slot)
+			free_slot = &discs[i];
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = true;
+	lun_strlcpy(free_slot->host, host, sizeof(free_slot->host));
+	free_slot->port = port;
+	return free_slot;
+}
+
+static void disc_finish(struct disc *x, const char *error)
+{
+	char line[512];
+
+	if (error) {
+		x->failures++;
+		lun_strlcpy(x->last_error, error, sizeof(x->last_error));
+		snprintf(line, sizeof(line), "discovery sendtargets %s:%u failed: %s", x->host,
+			 x->port, error);
+		lund_history_add(line);
+		lund_log(LOG_WARNING, "%s", line);
+	} else {
+		x->last_error[0] = '\0';
+	}
+	lunaris_session_free(x->s);
+	x->s = NULL;
+	x->state = DJ_IDLE;
+	x->last_end = time(NULL);
+}
+
+static void disc_start(struct lund *d, struct disc *x, const char *cause)
+{
+	char why[LUN_CAUSE_MAX_D + 300];
+
+	if (d->offline)
+		return;
+	x->s = lunaris_session_new(d->initiator_name[0] ? d->initiator_name : NULL);
+	if (!x->s)
+		return;
+	x->runs++;
+	x->last_start_ns = lun_now_ns();
+	lun_strlcpy(x->cause, cause, sizeof(x->cause));
+	snprintf(why, sizeof(why), "discovery sendtargets %s:%u <- %s", x->host, x->port, cause);
+	lund_history_add(why);
+	lunaris_set_trace_cb(x->s, disc_trace, NULL);
+	lunaris_set_cause(x->s, why);
+	lunaris_set_timeouts(x->s, 15, 30);
+	if (lunaris_set_portal(x->s, x->host, x->port) < 0 || lunaris_connect(x->s) < 0) {
+		disc_finish(x, lunaris_get_error(x->s));
+		return;
+	}
+	x->state = DJ_LOGIN;
+}
+
+void lund_discovery_request(struct lund *d, const char *host, uint16_t port, const char *cause,
+			    bool new_address)
+{
+	struct disc *x = disc_find(host, port, true);
+	uint64_t now = lun_now_ns();
+
+	if (!x) {
+		lund_log(LOG_WARNING, "too many discovery addresses; %s:%u not discovered", host,
+			 port);
+		return;
+	}
+	if (x->state != DJ_IDLE) {
+		x->coalesced++; /* the running discovery answers this request too */
+		return;
+	}
+	if (!new_address && x->last_start_ns &&
+	    now - x->last_start_ns < LUND_DISC_MIN_INTERVAL_NS) {
+		x->limited++;
+		if (!x->deferred_ns) {
+			x->deferred_ns = x->last_start_ns + LUND_DISC_MIN_INTERVAL_NS;
+			lun_strlcpy(x->deferred_cause, cause, sizeof(x->deferred_cause));
+		}
+		return;
+	}
+	x->deferred_ns = 0;
+	disc_start(d, x, cause);
+}
+
+void lund_discovery_forget(const char *host, uint16_t port)
+{
+	struct disc *x = disc_find(host, port, false);
+
+	if (!x)
+		return;
+	lunaris_session_free(x->s);
+	lunaris_target_list_free(&x->targets);
+	memset(x, 0, sizeof(*x));
+}
+
+int lund_discovery_fill_pollfds(struct pollfd *pfd, int max, int *timeout_ms)
+{
+	int n = 0;
+	uint64_t now = lun_now_ns();
+
+	for (int i = 0; i < LUND_DISC_MAX && n < max; i++) {
+		struct disc *x = &discs[i];
+
+		if (x->used && x->deferred_ns && x->state == DJ_IDLE) {
+			int ms = x->deferred_ns <= now ? 0 : (int)((x->deferred_ns - now) / 1000000u + 1);
+
+			if (ms < *timeout_ms)
+				*timeout_ms = ms;
+		}
+		if (!x->used || !x->s)
+			continue;
+		int to = lunaris_next_timeout_ms(x->s);
+
+		if (to >= 0 && to < *timeout_ms)
+			*timeout_ms = to;
+		pfd[n++] = (struct pollfd){ .fd = lunaris_get_fd(x->s),
+					    .events = lunaris_which_events(x->s) };
+	}
+	return n;
+}
+
+/* One step of a run's own little state machine. */
+static void disc_step(struct disc *x, short revents)
+{
+	int rc = lunaris_service(x->s, revents);
+
+	switch (x->state) {
+	case DJ_LOGIN:
+		if (lunaris_is_logged_in(x->s)) {
+			if (lunaris_sendtargets_start(x->s) < 0)
+				disc_finish(x, lunaris_get_error(x->s));
+			else
+				x->state = DJ_TEXT;
+		} else if (rc < 0 || lunaris_is_closed(x->s)) {
+			disc_finish(x, lunaris_get_error(x->s));
+		}
+		break;
+	case DJ_TEXT: {
+		struct lunaris_target_list l;
+		int r = lunaris_sendtargets_result(x->s, &l);
+
+		if (r < 0) {
+			disc_finish(x, lunaris_get_error(x->s));
+		} else if (r == 1) {
+			lunaris_target_list_free(&x->targets);
+			x->targets = l;
+			x->have_result = true;
+			if (lunaris_logout_start(x->s) < 0)
+				disc_finish(x, NULL);
+			else
+				x->state = DJ_LOGOUT;
+		}
+		break;
+	}
+	case DJ_LOGOUT:
+		if (lunaris_is_closed(x->s) || rc < 0)
+			disc_finish(x, NULL);
+		break;
+	case DJ_IDLE:
+		break;
+	}
+}
+
+void lund_discovery_service(struct lund *d, const struct pollfd *pfd, int n)
+{
+	uint64_t now = lun_now_ns();
+
+	for (int i = 0; i < LUND_DISC_MAX; i++) {
+		struct disc *x = &discs[i];
+
+		if (!x->used)
+			continue;
+		if (x->s) {
+			short rev = 0;
+
+			for (int k = 0; k < n; k++)
+				if (pfd[k].fd == lunaris_get_fd(x->s))
+					rev = pfd[k].revents;
+			disc_step(x, rev);
+		} else if (x->deferred_ns && now >= x->deferred_ns) {
+			char cause[LUN_CAUSE_MAX_D];
+
+			lun_strlcpy(cause, x->deferred_cause, sizeof(cause));
+			x->deferred_ns = 0;
+			disc_start(d, x, cause);
+		}
+	}
+}
+
+json_t *lund_discovery_json(const char *host, uint16_t port)
+{
+	struct disc *x = disc_find(host, port, false);
+	json_t *o = json_object(), *t = json_array();
+
+	if (!x) {
+		json_object_set_new(o, "targets", t);
+		return o;
+	}
+	for (size_t i = 0; i < x->targets.count; i++) {
+		const struct lunaris_target *tg = &x->targets.targets[i];
+
+		for (size_t j = 0; j < tg->nportals; j++)
+			json_array_append_new(t, json_pack("{s:s,s:s,s:i,s:i}", "target", tg->name,
+							   "address", tg->portals[j].host, "port",
+							   tg->portals[j].port, "tpgt",
+							   tg->portals[j].tpgt));
+	}
+	json_object_set_new(o, "targets", t);
+	json_object_set_new(o, "discovered", json_boolean(x->have_result));
+	json_object_set_new(o, "running", json_boolean(x->state != DJ_IDLE));
+	json_object_set_new(o, "runs", json_integer(x->runs));
+	json_object_set_new(o, "coalesced", json_integer(x->coalesced));
+	json_object_set_new(o, "rate_limited", json_integer(x->limited));
+	json_object_set_new(o, "failures", json_integer(x->failures));
+	json_object_set_new(o, "last_error", x->last_error[0] ? json_string(x->last_error)
+							     : json_null());
+	return o;
+}
+
+void lund_discovery_all(struct lund *d, const char *cause)
+{
+	struct lun_store_addr *v = NULL;
+	unsigned methods = 0;
+	char err[256];
+	int n;
+
+	if (lun_store_get_methods(d->store, &methods, err, sizeof(err)) < 0 ||
+	    !(methods & LUN_DISC_SENDTARGETS))
+		return;
+	n = lun_store_list_discovery_addresses(d->store, &v, err, sizeof(err));
+	for (int i = 0; i < n; i++)
+		lund_discovery_request(d, v[i].host, v[i].port, cause, false);
+	free(v);
+}
+
+void lund_peer_cause(const struct lund_peer *peer, const char *what, char *buf, size_t cap)
+{
+	char path[64], comm[32] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)peer->pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, cap, "%s by pid %ld (%s)", what, (long)peer->pid, comm);
+}
+
+void lund_discovery_shutdown(void)
+{
+	for (int i = 0; i < LUND_DISC_MAX; i++)
+		if (discs[i].used)
+			lund_discovery_forget(discs[i].host, discs[i].port);
+}
