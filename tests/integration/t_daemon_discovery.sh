@@ -59,6 +59,21 @@ sleep 1
 assert_eq 1 $(($(logins) - before)) "logins for 20 requests (one deferred run)"
 log "20 requests -> 1 discovery login, $(elapsed "$t0")s after the burst started"
 
+# --- an address where nothing listens: the failure is reported, not retried in a loop
+Q=$(free_port)
+lun_ok add discovery-address "127.0.0.1:$Q"
+wait_until 10 eval '"$LUNARIS" list discovery-address -v --json | grep -q "cannot connect"' ||
+    fail "no error for a closed portal: $("$LUNARIS" list discovery-address -v --json 2>&1)"
+lun_ok list discovery-address -v --json
+"$PY" - "$LUN_OUT" "$Q" <<'PYEOF' || fail "closed portal: $LUN_OUT"
+import json, sys
+e = [a for a in json.loads(sys.argv[1]) if a["port"] == int(sys.argv[2])][0]
+assert e["failures"] == 1 and e["runs"] == 1 and e["targets"] == [], e
+PYEOF
+lun_ok trace
+assert_match "$LUN_OUT" "discovery sendtargets 127\.0\.0\.1:$Q failed: cannot connect" "failure in the trace"
+lun_ok remove discovery-address "127.0.0.1:$Q"
+
 # --- restart: configured addresses are discovered again
 stop_pid "$DPID" 5
 before=$(logins)
