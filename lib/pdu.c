@@ -431,16 +431,39 @@ static int dec_text_flags(uint8_t f, bool *final, bool *cont, const char *nm, ch
 	return 0;
 }
 
+/* Text Request and Response share bytes 1 (F, C) and 8-23 (LUN, ITT, TTT). */
+static int dec_text_common(const uint8_t *b, bool *final, bool *cont, uint64_t *lun,
+			   uint32_t *itt, uint32_t *ttt, const char *nm, char *err, size_t errlen)
+{
+	if (dec_text_flags(b[1], final, cont, nm, err, errlen))
+		return -1;
+	*lun = lun_get_be64(b + 8);
+	*itt = lun_get_be32(b + 16);
+	*ttt = lun_get_be32(b + 20);
+	return 0;
+}
+
+static int enc_text_common(bool final, bool cont, uint64_t lun, uint32_t itt, uint32_t ttt,
+			   uint8_t *b, const char *nm, char *err, size_t errlen)
+{
+	if (final && cont) {
+		lun_seterr(err, errlen, "%s: F and C cannot both be set", nm);
+		return -1;
+	}
+	b[1] = (uint8_t)((final ? 0x80 : 0) | (cont ? 0x40 : 0));
+	lun_put_be64(b + 8, lun);
+	lun_put_be32(b + 16, itt);
+	lun_put_be32(b + 20, ttt);
+	return 0;
+}
+
 static int dec_text_req(const uint8_t *b, struct lun_pdu *p, const char *nm, char *err,
 			size_t errlen)
 {
 	struct lun_pdu_text_req *t = &p->u.text_req;
 
-	if (dec_text_flags(b[1], &t->final, &t->cont, nm, err, errlen))
+	if (dec_text_common(b, &t->final, &t->cont, &t->lun, &t->itt, &t->ttt, nm, err, errlen))
 		return -1;
-	t->lun = lun_get_be64(b + 8);
-	t->itt = lun_get_be32(b + 16);
-	t->ttt = lun_get_be32(b + 20);
 	t->cmdsn = lun_get_be32(b + 24);
 	t->expstatsn = lun_get_be32(b + 28);
 	return 0;
@@ -451,14 +474,8 @@ static int enc_text_req(const struct lun_pdu *p, uint8_t *b, const char *nm, cha
 {
 	const struct lun_pdu_text_req *t = &p->u.text_req;
 
-	if (t->final && t->cont) {
-		lun_seterr(err, errlen, "%s: F and C cannot both be set", nm);
+	if (enc_text_common(t->final, t->cont, t->lun, t->itt, t->ttt, b, nm, err, errlen))
 		return -1;
-	}
-	b[1] = (uint8_t)((t->final ? 0x80 : 0) | (t->cont ? 0x40 : 0));
-	lun_put_be64(b + 8, t->lun);
-	lun_put_be32(b + 16, t->itt);
-	lun_put_be32(b + 20, t->ttt);
 	lun_put_be32(b + 24, t->cmdsn);
 	lun_put_be32(b + 28, t->expstatsn);
 	return 0;
@@ -469,11 +486,8 @@ static int dec_text_rsp(const uint8_t *b, struct lun_pdu *p, const char *nm, cha
 {
 	struct lun_pdu_text_rsp *t = &p->u.text_rsp;
 
-	if (dec_text_flags(b[1], &t->final, &t->cont, nm, err, errlen))
+	if (dec_text_common(b, &t->final, &t->cont, &t->lun, &t->itt, &t->ttt, nm, err, errlen))
 		return -1;
-	t->lun = lun_get_be64(b + 8);
-	t->itt = lun_get_be32(b + 16);
-	t->ttt = lun_get_be32(b + 20);
 	t->statsn = lun_get_be32(b + 24);
 	t->expcmdsn = lun_get_be32(b + 28);
 	t->maxcmdsn = lun_get_be32(b + 32);
@@ -485,14 +499,8 @@ static int enc_text_rsp(const struct lun_pdu *p, uint8_t *b, const char *nm, cha
 {
 	const struct lun_pdu_text_rsp *t = &p->u.text_rsp;
 
-	if (t->final && t->cont) {
-		lun_seterr(err, errlen, "%s: F and C cannot both be set", nm);
+	if (enc_text_common(t->final, t->cont, t->lun, t->itt, t->ttt, b, nm, err, errlen))
 		return -1;
-	}
-	b[1] = (uint8_t)((t->final ? 0x80 : 0) | (t->cont ? 0x40 : 0));
-	lun_put_be64(b + 8, t->lun);
-	lun_put_be32(b + 16, t->itt);
-	lun_put_be32(b + 20, t->ttt);
 	lun_put_be32(b + 24, t->statsn);
 	lun_put_be32(b + 28, t->expcmdsn);
 	lun_put_be32(b + 32, t->maxcmdsn);
