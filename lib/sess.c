@@ -547,6 +547,20 @@ void lunaris_set_trace_cb(lunaris_session *ls, lunaris_trace_cb cb, void *arg)
 
 /* ---- event loop */
 
+int lunaris_fail_pending(lunaris_session *ls)
+{
+	struct lun_sess *s = SESS(ls);
+	int n = 0;
+
+	if (s->cstate == LUN_CONN_LOGGED_IN)
+		return 0;
+	for (unsigned i = 0; i < s->ntasks; i++)
+		n += s->tasks[i].busy;
+	if (n)
+		lun_task_fail_all(s, LUNARIS_ERR_CONNECTION);
+	return n;
+}
+
 int lunaris_connect(lunaris_session *ls)
 {
 	struct lun_sess *s = SESS(ls);
@@ -816,7 +830,9 @@ int lunaris_scsi_submit(lunaris_session *ls, uint16_t lun, const uint8_t *cdb, s
 	memset(t->cdb, 0, sizeof(t->cdb));
 	memcpy(t->cdb, cdb, cdb_len);
 	t->xfer_len = xfer_len;
-	memcpy(t->iov, iov, sizeof(*iov) * (size_t)iovcnt);
+	/* a command without data may come with iov NULL: memcpy must not see it */
+	if (iovcnt > 0)
+		memcpy(t->iov, iov, sizeof(*iov) * (size_t)iovcnt);
 	t->iovcnt = iovcnt;
 	t->exp_datasn = 0;
 	t->received = 0;

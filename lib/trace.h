@@ -16,7 +16,7 @@
 #include "lunaris/lunaris.h"
 
 #define LUN_TRACE_RING 64
-#define LUN_CAUSE_MAX 160
+#define LUN_CAUSE_MAX 384
 
 /* A stored event owns copies of its strings: causes change over time. */
 struct lun_trace_rec {

@@ -260,6 +260,16 @@ int lunaris_scsi_sync(lunaris_session *s, uint16_t lun, const uint8_t *cdb, size
 		      enum lunaris_dir dir, void *buf, uint32_t xfer_len,
 		      struct lunaris_scsi_result *r);
 
+/*
+ * Multipath: while the session is recovering (its connection failed and it
+ * is not logged in again yet), complete every unfinished command now with
+ * LUNARIS_ERR_CONNECTION instead of holding it for the reinstatement, so
+ * that the caller can send it down another path.  The callbacks run inside
+ * this call.  Returns how many commands were failed; does nothing (0) while
+ * the session is logged in.
+ */
+int lunaris_fail_pending(lunaris_session *s);
+
 /* Number of commands that can be in flight at once on this session. */
 unsigned lunaris_queue_depth(const lunaris_session *s);
 
