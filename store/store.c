@@ -50,7 +50,7 @@ struct lun_store {
  * Step i takes the schema from version i to i + 1 (version 0 is an empty
  * file).  Each step runs in one transaction together with the update of
  * meta.schema_version, so a crash leaves the file at one version or the
- * next, never in between.  Adding version 2 is one more entry here plus the
+ * next, never in between.  Adding version 3 is one more entry here plus the
  * bump of LUN_STORE_SCHEMA_VERSION; a step that has shipped is never edited.
  */
 static const char *const lun_store_migrations[] = {
@@ -85,6 +85,35 @@ static const char *const lun_store_migrations[] = {
 	" key TEXT NOT NULL,"
 	" value TEXT NOT NULL,"
 	" PRIMARY KEY (scope, key)) WITHOUT ROWID;",
+	/* 1 -> 2: the device cache.  Times are unix seconds, NULL for never;
+	 * a path belongs to its LU and goes with it (foreign_keys is on in
+	 * every connection).  The UNIQUE index, led by lu, also serves the
+	 * cascade and the per-LU listing. */
+	"CREATE TABLE lu ("
+	" name TEXT PRIMARY KEY,"
+	" identifier TEXT NOT NULL,"
+	" vendor TEXT NOT NULL,"
+	" product TEXT NOT NULL,"
+	" revision TEXT NOT NULL,"
+	" size INTEGER NOT NULL CHECK (size >= 0),"
+	" block_size INTEGER NOT NULL CHECK (block_size BETWEEN 0 AND 4294967295),"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen_online INTEGER,"
+	" last_open INTEGER,"
+	" last_opener TEXT,"
+	" policy TEXT NOT NULL DEFAULT 'round-robin',"
+	" region_size INTEGER CHECK (region_size BETWEEN 1 AND 4294967295));" /* NULL = default */
+	"CREATE TABLE lu_path ("
+	" id INTEGER PRIMARY KEY,"
+	" lu TEXT NOT NULL REFERENCES lu (name) ON DELETE CASCADE,"
+	" target TEXT NOT NULL,"
+	" host TEXT NOT NULL COLLATE NOCASE,"
+	" port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	" tpgt INTEGER CHECK (tpgt BETWEEN 0 AND 65535)," /* NULL = not known */
+	" lun INTEGER NOT NULL CHECK (lun >= 0),"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" UNIQUE (lu, target, host, port, lun));",
 };
 
 _Static_assert(sizeof(lun_store_migrations) / sizeof(lun_store_migrations[0]) ==
@@ -108,7 +137,8 @@ static int lun_store_nomem(char *err, size_t errlen)
 /*
  * Prepare sql and bind its parameters in order from the varargs, as told by
  * types: 't' a string (NULL binds NULL), 'i' an int, 'n' an int that binds
- * NULL when negative (a TPGT of -1 means "any").  Strings are bound
+ * NULL when negative (a TPGT of -1 means "any"), 'I' an int64_t, 'T' an
+ * int64_t time that binds NULL when 0 ("never").  Strings are bound
  * SQLITE_STATIC: they outlive the statement in every caller.
  */
 static sqlite3_stmt *lun_store_prep(struct lun_store *st, const char *sql, const char *types,
@@ -124,6 +154,7 @@ static sqlite3_stmt *lun_store_prep(struct lun_store *st, const char *sql, const
 	}
 	va_start(ap, errlen);
 	for (int i = 1; types[i - 1] && rc == SQLITE_OK; i++) {
+		int64_t w;
 		int v;
 
 		switch (types[i - 1]) {
@@ -134,6 +165,14 @@ static sqlite3_stmt *lun_store_prep(struct lun_store *st, const char *sql, const
 		case 'n':
 			v = va_arg(ap, int);
 			rc = v < 0 ? sqlite3_bind_null(stmt, i) : sqlite3_bind_int(stmt, i, v);
+			break;
+		case 'I':
+			rc = sqlite3_bind_int64(stmt, i, (sqlite3_int64)va_arg(ap, int64_t));
+			break;
+		case 'T':
+			w = va_arg(ap, int64_t);
+			rc = w == 0 ? sqlite3_bind_null(stmt, i)
+				    : sqlite3_bind_int64(stmt, i, (sqlite3_int64)w);
 			break;
 		default:
 			rc = sqlite3_bind_int(stmt, i, va_arg(ap, int));
@@ -879,7 +918,10 @@ bool lun_store_key_is_secret(const char *key)
 	if (!key)
 		return false;
 	n = strlen(key);
-	/* Case-insensitive: masking too much is harmless, too little is not. */
+	/* Case-insensitive: masking too much is harmless, too little is not.
+	 * The suffix covers the initiator's "chap-secret" and target-param's
+	 * "target-chap-secret" (daemon/params.c); a new secret key must end
+	 * in "-secret" too. */
 	return n >= s && strcasecmp(key + n - s, suffix) == 0;
 }
 
@@ -1134,4 +1176,459 @@ int lun_store_list_settings(struct lun_store *st, const char *scope,
 		cb(v[2 * i], v[2 * i + 1], arg);
 	lun_store_free_strings(v, n > 0 ? 2 * n : 0);
 	return n;
+}
+
+/* ---- the device cache
+ *
+ * An LU row per name and a path row per (LU, target, portal, LUN).  The
+ * cache never forgets on its own: upserts add and refresh, only
+ * lun_store_lu_remove deletes.  Listings read the LU rows and their paths
+ * inside one read transaction, so they see one committed state even while
+ * another process writes.
+ */
+
+static const char lun_store_lu_cols[] =
+	"SELECT name, identifier, vendor, product, revision, size, block_size, first_seen,"
+	" last_seen_online, last_open, last_opener, policy, region_size FROM lu";
+
+static bool lun_store_fits(const char *s, size_t cap)
+{
+	return s && strlen(s) < cap;
+}
+
+static int lun_store_check_lu_name(const char *name, char *err, size_t errlen)
+{
+	if (!name || !name[0]) {
+		lun_seterr(err, errlen, "logical unit name is empty");
+		return -1;
+	}
+	if (!lun_store_fits(name, LUN_STORE_LU_NAME_MAX)) {
+		lun_seterr(err, errlen, "logical unit name is longer than %d characters",
+			   LUN_STORE_LU_NAME_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int lun_store_check_time(int64_t now, char *err, size_t errlen)
+{
+	if (now <= 0) {
+		lun_seterr(err, errlen, "store error: time %lld is not a unix time",
+			   (long long)now);
+		return -1;
+	}
+	return 0;
+}
+
+static int lun_store_check_lu(const struct lun_store_lu *lu, char *err, size_t errlen)
+{
+	/* the caller's arrays may be full to the last byte: look before strlen */
+	if (!memchr(lu->name, '\0', sizeof(lu->name))) {
+		lun_seterr(err, errlen, "logical unit name is longer than %d characters",
+			   LUN_STORE_LU_NAME_MAX - 1);
+		return -1;
+	}
+	if (lun_store_check_lu_name(lu->name, err, errlen) != 0)
+		return -1;
+	if (!lu->ident[0] || !memchr(lu->ident, '\0', sizeof(lu->ident))) {
+		lun_seterr(err, errlen, "logical unit %s: identifier is empty or too long",
+			   lu->name);
+		return -1;
+	}
+	if (!memchr(lu->vendor, '\0', sizeof(lu->vendor)) ||
+	    !memchr(lu->product, '\0', sizeof(lu->product)) ||
+	    !memchr(lu->revision, '\0', sizeof(lu->revision))) {
+		lun_seterr(err, errlen, "logical unit %s: vendor, product or revision is not "
+					"terminated", lu->name);
+		return -1;
+	}
+	if (lu->size > INT64_MAX) {
+		lun_seterr(err, errlen, "logical unit %s: size %llu is out of range", lu->name,
+			   (unsigned long long)lu->size);
+		return -1;
+	}
+	if (lu->npaths < 0 || (lu->npaths > 0 && !lu->paths)) {
+		lun_seterr(err, errlen, "logical unit %s: paths are missing", lu->name);
+		return -1;
+	}
+	for (int i = 0; i < lu->npaths; i++) {
+		const struct lun_store_lu_path *p = &lu->paths[i];
+
+		if (!p->target[0] || !memchr(p->target, '\0', sizeof(p->target))) {
+			lun_seterr(err, errlen, "logical unit %s: path %d: target name is empty "
+						"or too long", lu->name, i + 1);
+			return -1;
+		}
+		if (!memchr(p->host, '\0', sizeof(p->host))) {
+			lun_seterr(err, errlen, "portal host name is longer than 255 characters");
+			return -1;
+		}
+		if (lun_store_check_portal(p->host, p->port, err, errlen) != 0)
+			return -1;
+		if (p->tpgt < -1 || p->tpgt > 65535) {
+			lun_seterr(err, errlen, "logical unit %s: path %d: TPGT %d is out of range",
+				   lu->name, i + 1, p->tpgt);
+			return -1;
+		}
+		if (p->lun > INT64_MAX) {
+			lun_seterr(err, errlen,
+				   "logical unit %s: path %d: LUN %llu is out of range", lu->name,
+				   i + 1, (unsigned long long)p->lun);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct lun_store_lu_op {
+	const struct lun_store_lu *lu;
+	const char *name;
+	const char *text; /* who (record_open), policy (set_policy) */
+	uint32_t region_size;
+	bool online;
+	int64_t now;
+};
+
+static int lun_store_lu_upsert_tx(struct lun_store *st, const void *arg, char *err,
+				  size_t errlen)
+{
+	const struct lun_store_lu_op *op = arg;
+	const struct lun_store_lu *lu = op->lu;
+
+	/* ?9 chooses whether last_seen_online moves; first_seen, the open
+	 * record and the policy are never touched by a refresh. */
+	if (lun_store_run(st,
+			  lun_store_prep(st,
+					 "INSERT INTO lu (name, identifier, vendor, product,"
+					 " revision, size, block_size, first_seen,"
+					 " last_seen_online)"
+					 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+					 " CASE WHEN ?9 THEN ?8 END)"
+					 " ON CONFLICT (name) DO UPDATE SET"
+					 " identifier = excluded.identifier,"
+					 " vendor = excluded.vendor, product = excluded.product,"
+					 " revision = excluded.revision, size = excluded.size,"
+					 " block_size = excluded.block_size,"
+					 " last_seen_online = CASE WHEN ?9 THEN ?8"
+					 " ELSE last_seen_online END",
+					 "tttttIIIi", err, errlen, lu->name, lu->ident, lu->vendor,
+					 lu->product, lu->revision, (int64_t)lu->size,
+					 (int64_t)lu->block_size, op->now, (int)op->online),
+			  err, errlen) != 0)
+		return -1;
+	for (int i = 0; i < lu->npaths; i++) {
+		const struct lun_store_lu_path *p = &lu->paths[i];
+
+		if (lun_store_run(st,
+				  lun_store_prep(st,
+						 "INSERT INTO lu_path (lu, target, host, port,"
+						 " tpgt, lun, first_seen, last_seen)"
+						 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+						 " ON CONFLICT (lu, target, host, port, lun)"
+						 " DO UPDATE SET tpgt = excluded.tpgt,"
+						 " last_seen = excluded.last_seen",
+						 "tttinII", err, errlen, lu->name, p->target,
+						 p->host, (int)p->port, p->tpgt, (int64_t)p->lun,
+						 op->now),
+				  err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int lun_store_lu_upsert(struct lun_store *st, const struct lun_store_lu *lu, bool online,
+			int64_t now, char *err, size_t errlen)
+{
+	struct lun_store_lu_op op = { .lu = lu, .online = online, .now = now };
+
+	if (!lu) {
+		lun_seterr(err, errlen, "logical unit is missing");
+		return -1;
+	}
+	if (lun_store_check_lu(lu, err, errlen) != 0 ||
+	    lun_store_check_time(now, err, errlen) != 0)
+		return -1;
+	return lun_store_in_tx(st, lun_store_lu_upsert_tx, &op, err, errlen);
+}
+
+/* One UPDATE of an LU row; a name not in the cache is an error. */
+static int lun_store_lu_update(struct lun_store *st, sqlite3_stmt *stmt, const char *name,
+			       char *err, size_t errlen)
+{
+	if (lun_store_run(st, stmt, err, errlen) != 0)
+		return -1;
+	if (sqlite3_changes(st->db) == 0) {
+		lun_seterr(err, errlen, "logical unit %s is not in the device cache", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int lun_store_lu_online_tx(struct lun_store *st, const void *arg, char *err,
+				  size_t errlen)
+{
+	const struct lun_store_lu_op *op = arg;
+
+	return lun_store_lu_update(st,
+				   lun_store_prep(st,
+						  "UPDATE lu SET last_seen_online = ?2"
+						  " WHERE name = ?1",
+						  "tI", err, errlen, op->name, op->now),
+				   op->name, err, errlen);
+}
+
+int lun_store_lu_mark_online(struct lun_store *st, const char *name, int64_t now, char *err,
+			     size_t errlen)
+{
+	struct lun_store_lu_op op = { .name = name, .now = now };
+
+	if (lun_store_check_lu_name(name, err, errlen) != 0 ||
+	    lun_store_check_time(now, err, errlen) != 0)
+		return -1;
+	return lun_store_in_tx(st, lun_store_lu_online_tx, &op, err, errlen);
+}
+
+static int lun_store_lu_open_tx(struct lun_store *st, const void *arg, char *err,
+				size_t errlen)
+{
+	const struct lun_store_lu_op *op = arg;
+
+	return lun_store_lu_update(st,
+				   lun_store_prep(st,
+						  "UPDATE lu SET last_open = ?2, last_opener = ?3"
+						  " WHERE name = ?1",
+						  "tIt", err, errlen, op->name, op->now, op->text),
+				   op->name, err, errlen);
+}
+
+int lun_store_lu_record_open(struct lun_store *st, const char *name, const char *who,
+			     int64_t now, char *err, size_t errlen)
+{
+	struct lun_store_lu_op op = { .name = name, .text = who, .now = now };
+
+	if (lun_store_check_lu_name(name, err, errlen) != 0 ||
+	    lun_store_check_time(now, err, errlen) != 0)
+		return -1;
+	if (!who || !lun_store_fits(who, sizeof(((struct lun_store_lu *)0)->last_opener))) {
+		lun_seterr(err, errlen, "logical unit %s: the opener is missing or longer than "
+					"255 characters", name);
+		return -1;
+	}
+	return lun_store_in_tx(st, lun_store_lu_open_tx, &op, err, errlen);
+}
+
+static int lun_store_lu_policy_tx(struct lun_store *st, const void *arg, char *err,
+				  size_t errlen)
+{
+	const struct lun_store_lu_op *op = arg;
+
+	/* region size 0 ("the default") is stored as NULL: 'T' binds 0 so */
+	return lun_store_lu_update(st,
+				   lun_store_prep(st,
+						  "UPDATE lu SET policy = ?2, region_size = ?3"
+						  " WHERE name = ?1",
+						  "ttT", err, errlen, op->name, op->text,
+						  (int64_t)op->region_size),
+				   op->name, err, errlen);
+}
+
+int lun_store_lu_set_policy(struct lun_store *st, const char *name, const char *policy,
+			    uint32_t region_size, char *err, size_t errlen)
+{
+	struct lun_store_lu_op op = { .name = name, .text = policy, .region_size = region_size };
+
+	if (lun_store_check_lu_name(name, err, errlen) != 0)
+		return -1;
+	if (!policy || !policy[0] ||
+	    !lun_store_fits(policy, sizeof(((struct lun_store_lu *)0)->policy))) {
+		lun_seterr(err, errlen, "logical unit %s: the policy is empty or longer than 31 "
+					"characters", name);
+		return -1;
+	}
+	return lun_store_in_tx(st, lun_store_lu_policy_tx, &op, err, errlen);
+}
+
+static int lun_store_lu_remove_tx(struct lun_store *st, const void *arg, char *err,
+				  size_t errlen)
+{
+	const struct lun_store_lu_op *op = arg;
+
+	/* The cascade would do it; saying it keeps the paths gone even in a
+	 * connection someone opened without foreign_keys. */
+	if (lun_store_run(st,
+			  lun_store_prep(st, "DELETE FROM lu_path WHERE lu = ?1", "t", err, errlen,
+					 op->name),
+			  err, errlen) != 0 ||
+	    lun_store_run(st,
+			  lun_store_prep(st, "DELETE FROM lu WHERE name = ?1", "t", err, errlen,
+					 op->name),
+			  err, errlen) != 0)
+		return -1;
+	return sqlite3_changes(st->db) ? 1 : 0;
+}
+
+int lun_store_lu_remove(struct lun_store *st, const char *name, char *err, size_t errlen)
+{
+	struct lun_store_lu_op op = { .name = name };
+
+	if (lun_store_check_lu_name(name, err, errlen) != 0)
+		return -1;
+	return lun_store_in_tx(st, lun_store_lu_remove_tx, &op, err, errlen);
+}
+
+void lun_store_lu_free_paths(struct lun_store_lu *lu)
+{
+	if (!lu)
+		return;
+	free(lu->paths);
+	lu->paths = NULL;
+	lu->npaths = 0;
+}
+
+void lun_store_lu_free(struct lun_store_lu *v, int n)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < n; i++)
+		free(v[i].paths);
+	free(v);
+}
+
+static int64_t lun_store_col_time(sqlite3_stmt *stmt, int i)
+{
+	return sqlite3_column_type(stmt, i) == SQLITE_NULL ? 0
+							   : (int64_t)sqlite3_column_int64(stmt, i);
+}
+
+/* The LU row under stmt into lu (paths not read). */
+static void lun_store_lu_row(sqlite3_stmt *stmt, struct lun_store_lu *lu)
+{
+	memset(lu, 0, sizeof(*lu));
+	lun_strlcpy(lu->name, lun_store_col(stmt, 0), sizeof(lu->name));
+	lun_strlcpy(lu->ident, lun_store_col(stmt, 1), sizeof(lu->ident));
+	lun_strlcpy(lu->vendor, lun_store_col(stmt, 2), sizeof(lu->vendor));
+	lun_strlcpy(lu->product, lun_store_col(stmt, 3), sizeof(lu->product));
+	lun_strlcpy(lu->revision, lun_store_col(stmt, 4), sizeof(lu->revision));
+	lu->size = (uint64_t)sqlite3_column_int64(stmt, 5);
+	lu->block_size = (uint32_t)sqlite3_column_int64(stmt, 6);
+	lu->first_seen = lun_store_col_time(stmt, 7);
+	lu->last_seen_online = lun_store_col_time(stmt, 8);
+	lu->last_open = lun_store_col_time(stmt, 9);
+	lun_strlcpy(lu->last_opener, lun_store_col(stmt, 10), sizeof(lu->last_opener));
+	lun_strlcpy(lu->policy, lun_store_col(stmt, 11), sizeof(lu->policy));
+	lu->region_size = (uint32_t)lun_store_col_time(stmt, 12);
+}
+
+/* The paths of lu->name through the prepared (and reset here) statement;
+ * returns SQLITE_DONE or the failing step's code. */
+static int lun_store_lu_paths(sqlite3_stmt *stmt, struct lun_store_lu *lu)
+{
+	int rc, cap = 0;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_text(stmt, 1, lu->name, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return SQLITE_NOMEM;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct lun_store_lu_path *p;
+
+		if (lun_store_grow((void **)&lu->paths, lu->npaths, &cap, sizeof(*p)) != 0)
+			return SQLITE_NOMEM;
+		p = &lu->paths[lu->npaths++];
+		memset(p, 0, sizeof(*p));
+		lun_strlcpy(p->target, lun_store_col(stmt, 0), sizeof(p->target));
+		lun_strlcpy(p->host, lun_store_col(stmt, 1), sizeof(p->host));
+		p->port = (uint16_t)sqlite3_column_int(stmt, 2);
+		p->tpgt = sqlite3_column_type(stmt, 3) == SQLITE_NULL
+				  ? -1
+				  : sqlite3_column_int(stmt, 3);
+		p->lun = (uint64_t)sqlite3_column_int64(stmt, 4);
+		p->first_seen = lun_store_col_time(stmt, 5);
+		p->last_seen = lun_store_col_time(stmt, 6);
+	}
+	return rc;
+}
+
+/*
+ * Read LU rows (all, or the one named) with their paths into a malloc'ed
+ * array, inside one read transaction under the connection mutex.  Returns
+ * the count or -1.
+ */
+static int lun_store_lu_read(struct lun_store *st, const char *name, struct lun_store_lu **out,
+			     char *err, size_t errlen)
+{
+	struct lun_store_lu *v = NULL;
+	sqlite3_stmt *lus = NULL, *paths = NULL;
+	char sql[sizeof(lun_store_lu_cols) + 64];
+	int n = 0, cap = 0, rc = SQLITE_DONE;
+
+	*out = NULL;
+	snprintf(sql, sizeof(sql), "%s%s", lun_store_lu_cols,
+		 name ? " WHERE name = ?1" : " ORDER BY name");
+	pthread_mutex_lock(&st->lock);
+	if (lun_store_exec(st, "BEGIN", err, errlen) != 0) {
+		pthread_mutex_unlock(&st->lock);
+		return -1;
+	}
+	if (name)
+		lus = lun_store_prep(st, sql, "t", err, errlen, name);
+	else
+		lus = lun_store_prep(st, sql, "", err, errlen);
+	if (lus)
+		paths = lun_store_prep(st,
+				       "SELECT target, host, port, tpgt, lun, first_seen, last_seen"
+				       " FROM lu_path WHERE lu = ?1 ORDER BY id",
+				       "", err, errlen);
+	while (paths && (rc = sqlite3_step(lus)) == SQLITE_ROW) {
+		if (lun_store_grow((void **)&v, n, &cap, sizeof(*v)) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		lun_store_lu_row(lus, &v[n]);
+		rc = lun_store_lu_paths(paths, &v[n]);
+		n++; /* counted even when its paths failed: they are freed below */
+		if (rc != SQLITE_DONE)
+			break;
+	}
+	if (!lus || !paths || rc != SQLITE_DONE) {
+		if (rc == SQLITE_NOMEM)
+			lun_store_nomem(err, errlen);
+		else if (lus && paths)
+			lun_store_fail(st, err, errlen);
+		lun_store_lu_free(v, n);
+		v = NULL;
+		n = -1;
+	}
+	sqlite3_finalize(lus);
+	sqlite3_finalize(paths);
+	/* A read transaction: ending it cannot lose anything. */
+	lun_store_rollback(st);
+	pthread_mutex_unlock(&st->lock);
+	*out = v;
+	return n;
+}
+
+int lun_store_lu_list(struct lun_store *st, struct lun_store_lu **out, char *err, size_t errlen)
+{
+	return lun_store_lu_read(st, NULL, out, err, errlen);
+}
+
+int lun_store_lu_get(struct lun_store *st, const char *name, struct lun_store_lu *out,
+		     char *err, size_t errlen)
+{
+	struct lun_store_lu *v;
+	int n;
+
+	if (!out) {
+		lun_seterr(err, errlen, "logical unit buffer is missing");
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	if (lun_store_check_lu_name(name, err, errlen) != 0)
+		return -1;
+	n = lun_store_lu_read(st, name, &v, err, errlen);
+	if (n <= 0)
+		return n;
+	*out = v[0]; /* takes over v[0].paths */
+	free(v);
+	return 1;
 }

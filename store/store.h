@@ -19,7 +19,7 @@
 
 struct lun_store; /* opaque */
 
-#define LUN_STORE_SCHEMA_VERSION 1
+#define LUN_STORE_SCHEMA_VERSION 2
 
 /* Open (creating the file with mode 0600 and the schema if needed) and
  * migrate.  Refuses a file newer than LUN_STORE_SCHEMA_VERSION.  Returns
@@ -121,5 +121,90 @@ int lun_store_list_settings(struct lun_store *st, const char *scope,
 
 /* Whether a key holds a secret (masked in listings). */
 bool lun_store_key_is_secret(const char *key);
+
+/* ---- the device cache (schema version 2)
+ *
+ * Every logical unit ever configured, keyed by its device name
+ * c0t<IDENTIFIER>d0, and every path it was ever seen on.  The cache never
+ * forgets on its own: an upsert adds and refreshes, it does not drop paths
+ * (or LUs) that were not mentioned; only lun_store_lu_remove() (`lunaris
+ * cleanup`) deletes.  Times are unix seconds given by the caller (the
+ * daemon passes time(NULL); tests pass fixed values), 0 meaning "never".
+ * The store keeps the policy as text; the daemon validates it.
+ */
+#define LUN_STORE_LU_NAME_MAX 516 /* "c0t" + 2 * 255 hex digits + "d0" + NUL */
+#define LUN_STORE_LU_IDENT_MAX 511
+#define LUN_STORE_LU_POLICY_DEFAULT "round-robin"
+
+struct lun_store_lu_path {
+	char target[224];
+	char host[256]; /* the portal */
+	uint16_t port;
+	int tpgt; /* -1: not known */
+	uint64_t lun; /* the LUN number on that target, < 2^63 */
+	int64_t first_seen, last_seen; /* set by the store on upsert */
+};
+
+struct lun_store_lu {
+	char name[LUN_STORE_LU_NAME_MAX];
+	char ident[LUN_STORE_LU_IDENT_MAX]; /* uppercase hex */
+	char vendor[9], product[17], revision[5];
+	uint64_t size; /* bytes, < 2^63 */
+	uint32_t block_size;
+	int64_t first_seen; /* set by the store on the first upsert */
+	int64_t last_seen_online; /* 0: never */
+	int64_t last_open; /* 0: never */
+	char last_opener[256]; /* "nbd by pid 42 (qemu-img)"; "" when never */
+	char policy[32]; /* LUN_STORE_LU_POLICY_DEFAULT for a new LU */
+	uint32_t region_size; /* logical-block region in blocks; 0: the default */
+	/* Paths, in the order they were first seen: malloc'ed by list/get (free
+	 * with lun_store_lu_free); read by upsert. */
+	struct lun_store_lu_path *paths;
+	int npaths;
+};
+
+/*
+ * Insert or refresh an LU and the paths it is seen on now, in one
+ * transaction.  A new LU gets first_seen = now and the default policy; an
+ * existing one keeps first_seen, last_open, last_opener, policy and region
+ * size and takes identifier, vendor, product, revision, size and block size
+ * from lu.  Each path of lu (identified by target, host, port and LUN; the
+ * TPGT is an attribute) is added with first_seen = last_seen = now, or gets
+ * last_seen = now and the given TPGT; cached paths not in lu are kept as
+ * they were.  With `online`, last_seen_online = now as well (the same as
+ * lun_store_lu_mark_online, without a second commit).  Only name, ident,
+ * vendor, product, revision, size, block_size and paths are read from lu.
+ */
+int lun_store_lu_upsert(struct lun_store *st, const struct lun_store_lu *lu, bool online,
+			int64_t now, char *err, size_t errlen);
+/* last_seen_online = now.  An LU not in the cache is an error. */
+int lun_store_lu_mark_online(struct lun_store *st, const char *name, int64_t now, char *err,
+			     size_t errlen);
+/* last_open = now, last_opener = who (text such as "nbd by pid 42
+ * (qemu-img)", at most 255 bytes).  An LU not in the cache is an error. */
+int lun_store_lu_record_open(struct lun_store *st, const char *name, const char *who,
+			     int64_t now, char *err, size_t errlen);
+/* The load-balance policy (non-empty text, at most 31 bytes) and, for
+ * logical-block, the region size in blocks (0: the default).  An LU not in
+ * the cache is an error. */
+int lun_store_lu_set_policy(struct lun_store *st, const char *name, const char *policy,
+			    uint32_t region_size, char *err, size_t errlen);
+/* Every cached LU with its paths, in name order, into a malloc'ed array
+ * (NULL when empty; free with lun_store_lu_free); returns count or -1. */
+int lun_store_lu_list(struct lun_store *st, struct lun_store_lu **out, char *err,
+		      size_t errlen);
+/* One LU with its paths into the caller's *out (free the paths with
+ * lun_store_lu_free_paths); returns 1 found, 0 absent (out->paths NULL),
+ * -1 error. */
+int lun_store_lu_get(struct lun_store *st, const char *name, struct lun_store_lu *out,
+		     char *err, size_t errlen);
+/* Remove an LU and its paths; returns 1 removed, 0 when it was not cached,
+ * -1 on error. */
+int lun_store_lu_remove(struct lun_store *st, const char *name, char *err, size_t errlen);
+/* Free an array from lun_store_lu_list, paths included. */
+void lun_store_lu_free(struct lun_store_lu *v, int n);
+/* Free the paths of one LU filled by lun_store_lu_get (the struct itself is
+ * the caller's); leaves paths NULL and npaths 0. */
+void lun_store_lu_free_paths(struct lun_store_lu *lu);
 
 #endif

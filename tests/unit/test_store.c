@@ -201,7 +201,7 @@ static void test_persistence(void **state)
 	lun_store_close(st);
 
 	st = open_ok(f);
-	assert_int_equal(lun_store_schema_version(st), 1);
+	assert_int_equal(lun_store_schema_version(st), LUN_STORE_SCHEMA_VERSION);
 	check_everything(f, st);
 	lun_store_close(st);
 }
@@ -368,9 +368,9 @@ static void test_newer_version_refused(void **state)
 	raw_sql(f->db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
 	assert_null(lun_store_open(f->db, f->err, sizeof(f->err)));
 	snprintf(want, sizeof(want),
-		 "store %s has schema version 99, newer than version 1 that this lunaris "
+		 "store %s has schema version 99, newer than version %d that this lunaris "
 		 "supports; use a newer lunaris",
-		 f->db);
+		 f->db, LUN_STORE_SCHEMA_VERSION);
 	assert_string_equal(f->err, want);
 	/* Refusing did not touch the file. */
 	assert_null(lun_store_open(f->db, f->err, sizeof(f->err)));
@@ -466,6 +466,7 @@ static void test_secrets_masked(void **state)
 
 	assert_true(lun_store_key_is_secret("chap-secret"));
 	assert_true(lun_store_key_is_secret("bidir-chap-secret"));
+	assert_true(lun_store_key_is_secret("target-chap-secret")); /* target-param's */
 	assert_true(lun_store_key_is_secret("x-SECRET"));
 	assert_false(lun_store_key_is_secret("chap-name"));
 	assert_false(lun_store_key_is_secret("secret"));
