@@ -25,8 +25,8 @@
 #include "util.h"
 
 #define LUND_DISC_MAX 64
-#define LUND_DISC_MIN_INTERVAL_NS (10ull * 1000000000u)
 #define LUND_HIST 1024
+#define NS_PER_S 1000000000ull
 
 enum disc_state { DJ_IDLE, DJ_LOGIN, DJ_TEXT, DJ_LOGOUT };
 
@@ -40,6 +40,7 @@ struct disc {
 	uint64_t last_start_ns, deferred_ns; /* deferred_ns: a run waits for the interval */
 	char deferred_cause[LUN_CAUSE_MAX_D];
 	unsigned runs, coalesced, limited, failures;
+	unsigned forced; /* storm protection off: runs owed, one per request */
 	char last_error[256];
 	time_t last_end;
 	bool have_result;
@@ -47,6 +48,7 @@ struct disc {
 };
 
 static struct disc discs[LUND_DISC_MAX];
+static uint64_t disc_completed; /* runs finished, ever (config_one waits on it) */
 
 struct hist {
 	uint64_t seq; /* 1, 2, ...: `lunaris trace -f` asks for what is newer */
@@ -109,9 +111,11 @@ static struct disc *disc_find(const char *host, uint16_t port, bool create)
 	return free_slot;
 }
 
-static void disc_finish(struct disc *x, const char *error)
+static void disc_start(struct lund *d, struct disc *x, const char *cause);
+
+static void disc_finish(struct lund *d, struct disc *x, const char *error)
 {
-	char line[512];
+	char line[512], chain[LUN_CAUSE_MAX_D + 300];
 
 	if (error) {
 		x->failures++;
@@ -127,6 +131,16 @@ static void disc_finish(struct disc *x, const char *error)
 	x->s = NULL;
 	x->state = DJ_IDLE;
 	x->last_end = time(NULL);
+	disc_completed++;
+	/* what this run found may be new: bus configuration logs in to it,
+	 * and config_one requests waiting for this run get their answer */
+	snprintf(chain, sizeof(chain), "discovery sendtargets %s:%u <- %s", x->host, x->port,
+		 x->cause);
+	lund_bus_targets_changed(d, chain);
+	if (x->forced && x->state == DJ_IDLE) {
+		x->forced--;
+		disc_start(d, x, x->deferred_cause);
+	}
 }
 
 static void disc_start(struct lund *d, struct disc *x, const char *cause)
@@ -147,32 +161,42 @@ static void disc_start(struct lund *d, struct disc *x, const char *cause)
 	lunaris_set_cause(x->s, why);
 	lunaris_set_timeouts(x->s, 15, 30);
 	if (lunaris_set_portal(x->s, x->host, x->port) < 0 || lunaris_connect(x->s) < 0) {
-		disc_finish(x, lunaris_get_error(x->s));
+		disc_finish(d, x, lunaris_get_error(x->s));
 		return;
 	}
 	x->state = DJ_LOGIN;
 }
 
 void lund_discovery_request(struct lund *d, const char *host, uint16_t port, const char *cause,
-			    bool new_address)
+			    unsigned how)
 {
 	struct disc *x = disc_find(host, port, true);
 	uint64_t now = lun_now_ns();
+	uint64_t interval = (uint64_t)lund_tunable(d, NULL, "discovery-min-interval") * NS_PER_S;
 
 	if (!x) {
 		lund_log(LOG_WARNING, "too many discovery addresses; %s:%u not discovered", host,
 			 port);
 		return;
 	}
+	if (how & LUND_DISC_FORCE) {
+		/* The 2006 behaviour: every request is a run of its own. */
+		if (x->state != DJ_IDLE) {
+			x->forced++;
+			lun_strlcpy(x->deferred_cause, cause, sizeof(x->deferred_cause));
+		} else {
+			disc_start(d, x, cause);
+		}
+		return;
+	}
 	if (x->state != DJ_IDLE) {
 		x->coalesced++; /* the running discovery answers this request too */
 		return;
 	}
-	if (!new_address && x->last_start_ns &&
-	    now - x->last_start_ns < LUND_DISC_MIN_INTERVAL_NS) {
+	if (!(how & LUND_DISC_NEW) && x->last_start_ns && now - x->last_start_ns < interval) {
 		x->limited++;
 		if (!x->deferred_ns) {
-			x->deferred_ns = x->last_start_ns + LUND_DISC_MIN_INTERVAL_NS;
+			x->deferred_ns = x->last_start_ns + interval;
 			lun_strlcpy(x->deferred_cause, cause, sizeof(x->deferred_cause));
 		}
 		return;
@@ -219,7 +243,7 @@ int lund_discovery_fill_pollfds(struct pollfd *pfd, int max, int *timeout_ms)
 }
 
 /* One step of a run's own little state machine. */
-static void disc_step(struct disc *x, short revents)
+static void disc_step(struct lund *d, struct disc *x, short revents)
 {
 	int rc = lunaris_service(x->s, revents);
 
@@ -227,11 +251,11 @@ static void disc_step(struct disc *x, short revents)
 	case DJ_LOGIN:
 		if (lunaris_is_logged_in(x->s)) {
 			if (lunaris_sendtargets_start(x->s) < 0)
-				disc_finish(x, lunaris_get_error(x->s));
+				disc_finish(d, x, lunaris_get_error(x->s));
 			else
 				x->state = DJ_TEXT;
 		} else if (rc < 0 || lunaris_is_closed(x->s)) {
-			disc_finish(x, lunaris_get_error(x->s));
+			disc_finish(d, x, lunaris_get_error(x->s));
 		}
 		break;
 	case DJ_TEXT: {
@@ -239,13 +263,13 @@ static void disc_step(struct disc *x, short revents)
 		int r = lunaris_sendtargets_result(x->s, &l);
 
 		if (r < 0) {
-			disc_finish(x, lunaris_get_error(x->s));
+			disc_finish(d, x, lunaris_get_error(x->s));
 		} else if (r == 1) {
 			lunaris_target_list_free(&x->targets);
 			x->targets = l;
 			x->have_result = true;
 			if (lunaris_logout_start(x->s) < 0)
-				disc_finish(x, NULL);
+				disc_finish(d, x, NULL);
 			else
 				x->state = DJ_LOGOUT;
 		}
@@ -253,7 +277,7 @@ static void disc_step(struct disc *x, short revents)
 	}
 	case DJ_LOGOUT:
 		if (lunaris_is_closed(x->s) || rc < 0)
-			disc_finish(x, NULL);
+			disc_finish(d, x, NULL);
 		break;
 	case DJ_IDLE:
 		break;
@@ -275,7 +299,7 @@ void lund_discovery_service(struct lund *d, const struct pollfd *pfd, int n)
 			for (int k = 0; k < n; k++)
 				if (pfd[k].fd == lunaris_get_fd(x->s))
 					rev = pfd[k].revents;
-			disc_step(x, rev);
+			disc_step(d, x, rev);
 		} else if (x->deferred_ns && now >= x->deferred_ns) {
 			char cause[LUN_CAUSE_MAX_D];
 
@@ -316,7 +340,7 @@ json_t *lund_discovery_json(const char *host, uint16_t port)
 	return o;
 }
 
-void lund_discovery_all(struct lund *d, const char *cause)
+void lund_discovery_all_ex(struct lund *d, const char *cause, bool force)
 {
 	struct lun_store_addr *v = NULL;
 	unsigned methods = 0;
@@ -328,8 +352,44 @@ void lund_discovery_all(struct lund *d, const char *cause)
 		return;
 	n = lun_store_list_discovery_addresses(d->store, &v, err, sizeof(err));
 	for (int i = 0; i < n; i++)
-		lund_discovery_request(d, v[i].host, v[i].port, cause, false);
+		lund_discovery_request(d, v[i].host, v[i].port, cause, force ? LUND_DISC_FORCE : 0);
 	free(v);
+}
+
+void lund_discovery_all(struct lund *d, const char *cause)
+{
+	lund_discovery_all_ex(d, cause, false);
+}
+
+void lund_discovery_foreach_target(void (*cb)(const char *server,
+					      const struct lunaris_target *t, void *arg),
+				   void *arg)
+{
+	char server[300];
+
+	for (int i = 0; i < LUND_DISC_MAX; i++) {
+		const struct disc *x = &discs[i];
+
+		if (!x->used || !x->have_result)
+			continue;
+		snprintf(server, sizeof(server), "%s:%u", x->host, x->port);
+		for (size_t j = 0; j < x->targets.count; j++)
+			cb(server, &x->targets.targets[j], arg);
+	}
+}
+
+bool lund_discovery_busy(void)
+{
+	for (int i = 0; i < LUND_DISC_MAX; i++)
+		if (discs[i].used &&
+		    (discs[i].state != DJ_IDLE || discs[i].deferred_ns || discs[i].forced))
+			return true;
+	return false;
+}
+
+uint64_t lund_discovery_completed(void)
+{
+	return disc_completed;
 }
 
 void lund_peer_cause(const struct lund_peer *peer, const char *what, char *buf, size_t cap)

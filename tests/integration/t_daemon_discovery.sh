@@ -18,7 +18,12 @@ tgtd_start a --debug
 P=$TGTD_PORT
 tgtd_target a 1 iqn.2024-01.test.lunaris:disc1
 tgtd_target a 2 iqn.2024-01.test.lunaris:disc2
-logins() { grep -o 'login_start(' "$TD/a/tgtd.log" | wc -l; }
+# Discovery logins: every login (login_start) minus the normal sessions
+# tgtd created (session_create); the daemon logs in to what it discovers.
+logins() {
+    echo $(($(grep -o 'login_start(' "$TD/a/tgtd.log" | wc -l) -
+            $(grep -o 'session_create(' "$TD/a/tgtd.log" | wc -l)))
+}
 
 DPID=
 daemon_start() {
@@ -28,17 +33,20 @@ daemon_start() {
     wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
 }
 found() { "$LUNARIS" list discovery-address -v 2>/dev/null | grep -c "Target name: iqn.2024-01.test.lunaris:disc"; }
+# both discovered targets logged in (their logins are not discovery logins)
+both_up() { [ "$("$LUNARIS" list target 2>/dev/null | grep -c "Connections: 1")" -eq 2 ]; }
 
 daemon_start
 before=$(logins)
 lun_ok add discovery-address "127.0.0.1:$P"
 wait_until 10 eval '[ "$(found)" -eq 2 ]' || fail "targets not discovered: $("$LUNARIS" list discovery-address -v 2>&1)"
+wait_until 10 both_up || fail "discovered targets not logged in: $("$LUNARIS" list target 2>&1)"
 assert_eq 1 $(($(logins) - before)) "logins at the target for one add"
 lun_ok list discovery-address -v
 assert_contains "$LUN_OUT" "Target address: 127.0.0.1:$P, 1"
 
 lun_ok trace
-seq=$(grep -oE '(free|in_login|logged_in|in_logout) T[0-9]+ -> [a-z_]+' <<<"$LUN_OUT")
+seq=$(grep 'discovery@' <<<"$LUN_OUT" | grep -oE '(free|in_login|logged_in|in_logout) T[0-9]+ -> [a-z_]+')
 want=$'free T1 -> in_login\nin_login T5 -> logged_in\nlogged_in T9 -> in_logout\nin_logout T17 -> free'
 assert_eq "$want" "$seq" "the blog's sequence in lunaris trace"
 assert_match "$LUN_OUT" "free T1 -> in_login \(discovery sendtargets 127\.0\.0\.1:$P <- add discovery-address by pid [0-9]+ \(lunaris\)\)" "cause chain"
@@ -79,6 +87,7 @@ stop_pid "$DPID" 5
 before=$(logins)
 daemon_start
 wait_until 10 eval '[ "$(found)" -eq 2 ]' || fail "not rediscovered after restart"
+wait_until 10 both_up || fail "not logged in again after restart"
 assert_eq 1 $(($(logins) - before)) "logins after a restart"
 lun_ok trace
 assert_match "$LUN_OUT" "discovery sendtargets 127\.0\.0\.1:$P <- lunarisd start" "restart cause"
