@@ -19,7 +19,7 @@
 #include "util.h"
 
 const char admin_usage_text[] =
-	"usage: lunaris <add|remove|list|modify> <object> [options] [operands]\n"
+	"usage: lunaris <add|remove|list|modify|show> <object> [options] [operands]\n"
 	"\n"
 	"Admin commands (talk to lunarisd through <run-dir>/control):\n"
 	"  add|remove|list discovery-address [-v] ADDR[:PORT]...\n"
@@ -27,13 +27,22 @@ const char admin_usage_text[] =
 	"  add|remove|list isns-server [-v] ADDR[:PORT]...\n"
 	"  modify discovery -s|-t|-i enable|disable      list discovery\n"
 	"  list initiator-node                            modify initiator-node OPTIONS\n"
+	"  list target-param [-v] [TARGET...]             modify target-param OPTIONS TARGET\n"
+	"  remove target-param TARGET...\n"
+	"  list target [-v] [-S] [TARGET...]              list negative-cache\n"
+	"  config-one [-t SECONDS] TARGET...              config-all\n"
+	"  list lu [-v] [NAME...]                         show lu NAME...\n"
+	"  modify lu --policy P [--region-size N] NAME...\n"
+	"  cleanup [-n] [--older-than DURATION] [NAME...]  forget LUs that are gone\n"
 	"\n"
 	"  -R, --run-dir DIR   daemon run directory (default $LUNARIS_RUN_DIR, else /run/lunaris)\n"
 	"  --json              print list results as JSON\n"
 	"  --help              usage of one object: lunaris modify initiator-node --help\n"
 	"\n"
 	"Exit codes: 0 ok, 1 usage, 2 lunarisd not running or connection failure,\n"
-	"3 permission denied, 4 conflict (already or not configured, in use), 5 internal error.\n";
+	"3 permission denied, 4 conflict (already or not configured, in use, a NAME that\n"
+	"cleanup kept), 5 internal error,\n"
+	"6 config-one: target not found, login failed or not configured in time.\n";
 
 typedef int (*admin_parse_fn)(const char *op, int argc, char **argv, struct admin_cmd *c,
 			      char *err, size_t errlen);
@@ -48,6 +57,10 @@ static const struct admin_object {
 	{ "isns-server", "add remove list", admin_isns_server },
 	{ "discovery", "list modify", admin_discovery },
 	{ "initiator-node", "list modify", admin_initiator_node },
+	{ "target-param", "list modify remove", admin_target_param },
+	{ "target", "list", admin_target },
+	{ "negative-cache", "list", admin_negative_cache },
+	{ "lu", "list show modify", admin_lu },
 };
 
 #define ADMIN_N_OBJECTS (sizeof(admin_objects) / sizeof(admin_objects[0]))
@@ -55,7 +68,9 @@ static const struct admin_object {
 bool admin_is_subcommand(const char *word)
 {
 	return word && (!strcmp(word, "add") || !strcmp(word, "remove") ||
-			!strcmp(word, "list") || !strcmp(word, "modify"));
+			!strcmp(word, "list") || !strcmp(word, "modify") || !strcmp(word, "show") ||
+			!strcmp(word, "config-one") || !strcmp(word, "config-all") ||
+			!strcmp(word, "cleanup"));
 }
 
 /* Whole word `op` in the space separated list `ops`. */
@@ -90,8 +105,20 @@ int admin_build_request(int argc, char **argv, struct admin_cmd *c, char *err, s
 
 	memset(c, 0, sizeof(*c));
 	c->usage = admin_usage_text;
+	/* the subcommands without an object word */
+	if (op && (!strcmp(op, "config-one") || !strcmp(op, "config-all") ||
+		   !strcmp(op, "cleanup"))) {
+		c->reqs = json_array();
+		optind = 0;
+		opterr = 0;
+		rc = !strcmp(op, "cleanup") ? admin_cleanup(op, argc, argv, c, err, errlen)
+					    : admin_config(op, argc, argv, c, err, errlen);
+		if (rc)
+			admin_cmd_free(c);
+		return rc;
+	}
 	if (!admin_is_subcommand(op)) {
-		lun_seterr(err, errlen, "expected add, remove, list or modify");
+		lun_seterr(err, errlen, "expected add, remove, list, modify or show");
 		return ADMIN_EXIT_USAGE;
 	}
 	if (argc < 2 || admin_is_help(argv[1])) {
@@ -100,7 +127,9 @@ int admin_build_request(int argc, char **argv, struct admin_cmd *c, char *err, s
 			return 0;
 		}
 		lun_seterr(err, errlen, "'%s' needs an object: discovery-address, static-config, "
-					"isns-server, discovery or initiator-node", op);
+					"isns-server, discovery, initiator-node, target-param, "
+					"target or lu",
+			   op);
 		return ADMIN_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < ADMIN_N_OBJECTS; i++)
@@ -108,7 +137,9 @@ int admin_build_request(int argc, char **argv, struct admin_cmd *c, char *err, s
 			obj = &admin_objects[i];
 	if (!obj) {
 		lun_seterr(err, errlen, "unknown object '%s' (discovery-address, static-config, "
-					"isns-server, discovery, initiator-node)", argv[1]);
+					"isns-server, discovery, initiator-node, target-param, "
+					"target, negative-cache, lu)",
+			   argv[1]);
 		return ADMIN_EXIT_USAGE;
 	}
 	if (!admin_op_allowed(obj->ops, op)) {

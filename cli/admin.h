@@ -23,6 +23,7 @@ enum {
 	ADMIN_EXIT_PERM = 3,
 	ADMIN_EXIT_CONFLICT = 4, /* already / not configured, in use */
 	ADMIN_EXIT_INTERNAL = 5,
+	ADMIN_EXIT_NOTFOUND = 6, /* config-one: not found, login failed, timeout */
 };
 
 enum admin_secret_src {
@@ -35,6 +36,8 @@ struct admin_cmd;
 
 /* Prints a successful `list` result in the iscsiadm format. */
 typedef void (*admin_print_fn)(const json_t *result, const struct admin_cmd *c);
+/* The exit code a successful reply's result means (0 when all is well). */
+typedef int (*admin_status_fn)(const json_t *result, const struct admin_cmd *c);
 
 struct admin_cmd {
 	json_t *reqs; /* array of requests, sent in order on one connection */
@@ -45,11 +48,18 @@ struct admin_cmd {
 	const char *run_dir; /* -R / --run-dir, NULL when not given */
 	enum admin_secret_src secret_src;
 	const char *secret_file;
+	/* The args member the secret goes into: NULL is "chap-secret" (the
+	 * initiator's); target-param's is "target-chap-secret". */
+	const char *secret_key;
 	/* `list` with operands: array of {"match": {...}, "operand": "text"}; the
 	 * result shows only entries that match one, and an operand that matches
 	 * none is reported as not configured. */
 	json_t *filter;
 	admin_print_fn print; /* NULL for add/remove/modify */
+	/* NULL, or for a reply that is "ok" and can still be a failure for the
+	 * caller: cleanup keeping a NAME it was given (exit 4). */
+	admin_status_fn status;
+	int reply_timeout_ms; /* 0: the default (CTL_TIMEOUT_MS) */
 };
 
 /*
@@ -63,7 +73,8 @@ struct admin_cmd {
 int admin_build_request(int argc, char **argv, struct admin_cmd *c, char *err, size_t errlen);
 void admin_cmd_free(struct admin_cmd *c);
 
-/* True when `word` is an admin subcommand (add, remove, list, modify). */
+/* True when `word` is an admin subcommand (add, remove, list, modify, show,
+ * config-one, config-all, cleanup). */
 bool admin_is_subcommand(const char *word);
 
 /* Grammar usage text (all objects). */
@@ -99,6 +110,21 @@ int admin_discovery(const char *op, int argc, char **argv, struct admin_cmd *c, 
 		    size_t errlen);
 int admin_initiator_node(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
 			 size_t errlen);
+int admin_target_param(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		       size_t errlen);
+
+int admin_target(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		 size_t errlen);
+int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+			 size_t errlen);
+/* config-one / config-all (no object word: argv[0] is the subcommand). */
+int admin_config(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		 size_t errlen);
+/* list / show / modify lu, and cleanup (no object word) (lu.c). */
+int admin_lu(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+	     size_t errlen);
+int admin_cleanup(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		  size_t errlen);
 
 /* Options every object knows: -R/--run-dir, --json (list only), --help.
  * Returns 1 when `opt` was one of them (handled), 0 when not, or -1 with

@@ -93,10 +93,12 @@ static int tty_line(const char *prompt, char *buf, size_t cap)
 	return too_long ? -2 : (int)n;
 }
 
-static int secret_prompt(char *buf, size_t cap)
+/* whose: "" for the initiator's secret, "target's " for a target's, so that
+ * the prompt says which one is being set. */
+static int secret_prompt(const char *whose, char *buf, size_t cap)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP };
-	char again[SECRET_MAX + 2];
+	char again[SECRET_MAX + 2], prompt[64];
 	struct termios t;
 	int n, m, rc = ADMIN_EXIT_USAGE;
 
@@ -113,8 +115,10 @@ static int secret_prompt(char *buf, size_t cap)
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], tty_restore_and_die);
 	tcsetattr(tty_fd, TCSAFLUSH, &t);
-	n = tty_line("CHAP secret: ", buf, cap);
-	m = n >= 0 ? tty_line("Re-enter CHAP secret: ", again, sizeof(again)) : n;
+	snprintf(prompt, sizeof(prompt), "%sCHAP secret: ", whose);
+	n = tty_line(prompt, buf, cap);
+	snprintf(prompt, sizeof(prompt), "Re-enter %sCHAP secret: ", whose);
+	m = n >= 0 ? tty_line(prompt, again, sizeof(again)) : n;
 	tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
@@ -166,16 +170,17 @@ static int secret_file(const char *path, char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-/* Put the secret into the (only) modify request. */
+/* Put the secret into the (only) modify request, under c->secret_key. */
 static int admin_add_secret(struct admin_cmd *c)
 {
 	char buf[SECRET_MAX + 2];
 	size_t n = 0;
 	json_t *args = json_object_get(json_array_get(c->reqs, 0), "args"), *s = NULL;
+	const char *key = c->secret_key ? c->secret_key : "chap-secret";
 	int rc;
 
 	if (c->secret_src == ADMIN_SECRET_PROMPT) {
-		rc = secret_prompt(buf, sizeof(buf));
+		rc = secret_prompt(c->secret_key ? "target's " : "", buf, sizeof(buf));
 		n = strlen(buf);
 	} else {
 		rc = secret_file(c->secret_file, buf, sizeof(buf), &n);
@@ -186,7 +191,7 @@ static int admin_add_secret(struct admin_cmd *c)
 			cli_err("the CHAP secret must be UTF-8 text");
 			rc = ADMIN_EXIT_USAGE;
 		} else {
-			json_object_set_new(args, "chap-secret", s);
+			json_object_set_new(args, key, s);
 		}
 	}
 	explicit_bzero(buf, sizeof(buf));
@@ -267,12 +272,14 @@ static int admin_reply(const json_t *reply, const struct admin_cmd *c, const cha
 	if (json_is_true(json_object_get(reply, "ok"))) {
 		if (c->print)
 			admin_print(json_object_get(reply, "result"), c, object, &rc);
+		if (c->status && !rc)
+			rc = c->status(json_object_get(reply, "result"), c);
 		return rc;
 	}
 	cli_err("%s", json_string_value(json_object_get(reply, "error"))
 			      ?: "lunarisd reported an error without a message");
 	if (!json_is_integer(code) || json_integer_value(code) < ADMIN_EXIT_USAGE ||
-	    json_integer_value(code) > ADMIN_EXIT_INTERNAL)
+	    json_integer_value(code) > ADMIN_EXIT_NOTFOUND)
 		return ADMIN_EXIT_INTERNAL;
 	return (int)json_integer_value(code);
 }
@@ -293,6 +300,8 @@ static int admin_send(const struct admin_cmd *c)
 		cli_err("%s", err);
 		return rc;
 	}
+	if (c->reply_timeout_ms)
+		cc.timeout_ms = c->reply_timeout_ms;
 	json_array_foreach(c->reqs, i, req) {
 		rc = ctl_call(&cc, req, &reply, err, sizeof(err));
 		if (rc) {
@@ -303,7 +312,7 @@ static int admin_send(const struct admin_cmd *c)
 		rc = admin_reply(reply, c, json_string_value(json_object_get(req, "object")));
 		json_decref(reply);
 		first = first ? first : rc;
-		if (rc && rc != ADMIN_EXIT_CONFLICT)
+		if (rc && rc != ADMIN_EXIT_CONFLICT && rc != ADMIN_EXIT_NOTFOUND)
 			break;
 	}
 	ctl_close(&cc);

@@ -39,6 +39,7 @@ int ctl_connect(struct ctl_conn *cc, const char *run_dir, char *err, size_t errl
 	int e;
 
 	cc->fd = -1;
+	cc->timeout_ms = CTL_TIMEOUT_MS;
 	if ((size_t)snprintf(cc->path, sizeof(cc->path), "%s/control", run_dir) >=
 	    sizeof(sa.sun_path)) {
 		lun_seterr(err, errlen, "run directory '%s' is too long for a socket path "
@@ -136,7 +137,7 @@ static int ctl_send_all(struct ctl_conn *cc, const uint8_t *buf, size_t n, uint6
 				continue;
 			if (r == -1)
 				lun_seterr(err, errlen, "lunarisd did not take the request "
-							"within %d s", CTL_TIMEOUT_MS / 1000);
+							"within %d s", cc->timeout_ms / 1000);
 			else
 				lun_seterr(err, errlen, "sending to lunarisd failed: %s",
 					   strerror(errno));
@@ -169,7 +170,7 @@ static int ctl_recv_all(struct ctl_conn *cc, uint8_t *buf, size_t n, uint64_t de
 				continue;
 			if (w == -1)
 				lun_seterr(err, errlen, "lunarisd did not answer within %d s",
-					   CTL_TIMEOUT_MS / 1000);
+					   cc->timeout_ms / 1000);
 			else
 				lun_seterr(err, errlen, "receiving from lunarisd failed: %s",
 					   strerror(errno));
@@ -214,7 +215,7 @@ static int ctl_send(struct ctl_conn *cc, const json_t *req, uint64_t deadline, c
 
 int ctl_call(struct ctl_conn *cc, const json_t *req, json_t **reply, char *err, size_t errlen)
 {
-	uint64_t deadline = lun_now_ns() + (uint64_t)CTL_TIMEOUT_MS * 1000000u;
+	uint64_t deadline = lun_now_ns() + (uint64_t)cc->timeout_ms * 1000000u;
 	uint8_t hdr[4];
 	uint32_t n;
 	char *body;

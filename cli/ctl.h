@@ -17,6 +17,7 @@
 struct ctl_conn {
 	int fd;
 	char path[108]; /* the socket, for messages */
+	int timeout_ms; /* per reply; ctl_connect sets CTL_TIMEOUT_MS */
 };
 
 /* -R value, else $LUNARIS_RUN_DIR, else /run/lunaris. */

@@ -110,9 +110,26 @@ static void print_discovery_address(const json_t *result, const struct admin_cmd
 	print_portal_list(result, c, po_discovery_address.label);
 }
 
+/* An iSNS server's -v listing also says what went wrong with it last:
+ * unlike a discovery address, a server that refuses us leaves no other
+ * trace in the listing. */
 static void print_isns_server(const json_t *result, const struct admin_cmd *c)
 {
-	print_portal_list(result, c, po_isns_server.label);
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(result, i, e) {
+		const char *le = json_string_value(json_object_get(e, "last_error"));
+
+		printf("%s: ", po_isns_server.label);
+		admin_print_portal(e);
+		putchar('\n');
+		if (!c->verbose)
+			continue;
+		if (le)
+			printf("\tLast error: %s\n", le);
+		print_targets(e);
+	}
 }
 
 static int portal_object(const struct portal_object *po, const char *op, int argc, char **argv,

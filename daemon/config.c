@@ -263,31 +263,18 @@ static void handle_discovery(struct lund *d, const char *op, const json_t *args,
 		lund_peer_cause(peer, "modify discovery", cause, sizeof(cause));
 		lund_discovery_all(d, cause);
 	}
+	if (json_object_get(args, "isns")) { /* enable registers and queries, disable leaves */
+		char cause[LUN_CAUSE_MAX_D];
+
+		lund_peer_cause(peer, "modify discovery", cause, sizeof(cause));
+		lund_isns_all(d, cause);
+	}
 	lund_log(LOG_INFO, "discovery methods now static=%d sendtargets=%d isns=%d",
 		 !!(methods & LUN_DISC_STATIC), !!(methods & LUN_DISC_SENDTARGETS),
 		 !!(methods & LUN_DISC_ISNS));
 }
 
-/* ---- initiator node */
-
-static const struct {
-	const char *name;
-	unsigned def, min, max;
-} tunables[] = {
-	{ "noop-interval", 5, 0, 3600 },	{ "noop-timeout", 5, 1, 3600 },
-	{ "login-retry-interval", 5, 1, 3600 }, { "conn-login-max", 180, 0, 86400 },
-	{ "polling-interval", 60, 1, 86400 },	{ "replacement-timeout", 120, 0, 86400 },
-	{ "login-timeout", 30, 1, 3600 },	{ "command-timeout", 60, 0, 86400 },
-};
-#define NTUNABLES (sizeof(tunables) / sizeof(tunables[0]))
-
-static int tunable_index(const char *name)
-{
-	for (size_t i = 0; i < NTUNABLES; i++)
-		if (!strcmp(tunables[i].name, name))
-			return (int)i;
-	return -1;
-}
+/* ---- initiator node (its tunables are in params.c, shared with target-param) */
 
 static const char *setting(struct lund *d, const char *key, char *buf, size_t cap)
 {
@@ -299,7 +286,12 @@ static const char *setting(struct lund *d, const char *key, char *buf, size_t ca
 static void list_node(struct lund *d, struct lund_reply *rep)
 {
 	char name[224], v[256], dflt[224];
-	json_t *o = json_object(), *tun = json_object();
+	json_t *o = json_object(), *tun = lund_tunables_json(d, rep);
+
+	if (!tun) {
+		json_decref(o);
+		return;
+	}
 
 	lunaris_default_initiator_name(dflt, sizeof(dflt));
 	json_object_set_new(o, "node-name",
@@ -322,15 +314,6 @@ static void list_node(struct lund *d, struct lund_reply *rep)
 			    json_integer(setting(d, "configured-sessions", v, sizeof(v))
 						 ? atoi(v)
 						 : 1));
-	for (size_t i = 0; i < NTUNABLES; i++) {
-		char key[64];
-
-		snprintf(key, sizeof(key), "tunable.%s", tunables[i].name);
-		json_object_set_new(tun, tunables[i].name,
-				    json_pack("{s:i,s:o}", "default", tunables[i].def, "configured",
-					      setting(d, key, v, sizeof(v)) ? json_integer(atoi(v))
-									  : json_null()));
-	}
 	json_object_set_new(o, "tunables", tun);
 	rep->result = o;
 }
@@ -384,7 +367,7 @@ static int node_change(const char *key, json_t *val, struct lun_store_kv *kv, si
 static void modify_node(struct lund *d, const json_t *args, struct lund_reply *rep)
 {
 	struct lun_store_kv kv[32];
-	char bufs[32][32], keys[NTUNABLES][64], err[256];
+	char bufs[32][32], keys[32][64], err[256];
 	size_t n = 0;
 	const char *key;
 	json_t *val;
@@ -394,7 +377,7 @@ static void modify_node(struct lund *d, const json_t *args, struct lund_reply *r
 		return;
 	}
 	json_object_foreach((json_t *)args, key, val) {
-		if (n >= 32 - NTUNABLES) {
+		if (n >= 32) {
 			FAIL(rep, LUND_EBADREQ, "too many settings in one request");
 			return;
 		}
@@ -411,24 +394,22 @@ static void modify_node(struct lund *d, const json_t *args, struct lund_reply *r
 			return;
 		}
 		json_object_foreach(val, tk, tv) {
-			int i = tunable_index(tk);
-
-			if (i < 0 || !json_is_integer(tv) ||
-			    json_integer_value(tv) < tunables[i].min ||
-			    json_integer_value(tv) > tunables[i].max) {
-				FAIL(rep, LUND_EBADREQ,
-				     i < 0 ? "unknown tunable '%s'"
-					   : "tunable '%s' must be whole seconds in range",
-				     tk);
+			if (n >= 32) {
+				FAIL(rep, LUND_EBADREQ, "too many settings in one request");
 				return;
 			}
-			snprintf(keys[i], sizeof(keys[i]), "tunable.%s", tk);
-			snprintf(bufs[n], 32, "%d", (int)json_integer_value(tv));
-			kv[n].key = keys[i];
+			if (lund_tunable_change(tk, tv, false, keys[n], sizeof(keys[n]), bufs[n],
+						sizeof(bufs[n]), rep) < 0)
+				return;
+			kv[n].key = keys[n];
 			kv[n].value = bufs[n];
 			n++;
 		}
 	}
+	/* RFC 7143 12.1.3: not a secret some target proves itself with. */
+	if (lund_check_initiator_secret(d, json_string_value(json_object_get(args, "chap-secret")),
+					rep) < 0)
+		return;
 	if (lun_store_set_many(d->store, "", kv, n, err, sizeof(err)) < 0) {
 		store_fail(rep, err);
 		return;
@@ -479,7 +460,42 @@ static void after_discovery_address(struct lund *d, const char *op, const json_t
 	    !(methods & LUN_DISC_SENDTARGETS))
 		return;
 	lund_peer_cause(peer, "add discovery-address", cause, sizeof(cause));
-	lund_discovery_request(d, host, (uint16_t)port, cause, true);
+	lund_discovery_request(d, host, (uint16_t)port, cause, LUND_DISC_NEW);
+}
+
+/* iSNS the same way: an added server is registered with and queried at once
+ * (when iSNS is enabled), a removed one deregistered, and `list -v` shows
+ * what each server reported. */
+static void after_isns_server(struct lund *d, const char *op, const json_t *args,
+			      const struct lund_peer *peer, bool verbose, struct lund_reply *rep)
+{
+	const char *host = NULL;
+	int port = 3205;
+	char cause[LUN_CAUSE_MAX_D];
+
+	if (!strcmp(op, "list")) {
+		json_t *e;
+		size_t i;
+
+		if (!verbose)
+			return;
+		json_array_foreach(rep->result, i, e) {
+			json_t *more = lund_isns_json(
+				json_string_value(json_object_get(e, "address")),
+				(uint16_t)json_integer_value(json_object_get(e, "port")));
+
+			json_object_update(e, more);
+			json_decref(more);
+		}
+		return;
+	}
+	json_unpack((json_t *)args, "{s:s,s?i}", "address", &host, "port", &port);
+	if (!strcmp(op, "remove")) {
+		lund_isns_forget(host, (uint16_t)port);
+		return;
+	}
+	lund_peer_cause(peer, "add isns-server", cause, sizeof(cause));
+	lund_isns_request(d, host, (uint16_t)port, cause, true);
 }
 
 /* ---- dispatch */
@@ -501,7 +517,8 @@ void lund_config_handle(struct lund *d, const char *op, const char *object, cons
 	}
 	bool verbose = false;
 
-	if (!change && args && !strcmp(object, "discovery-address") &&
+	if (!change && args &&
+	    (!strcmp(object, "discovery-address") || !strcmp(object, "isns-server")) &&
 	    json_is_true(json_object_get(args, "verbose")) && json_object_size(args) == 1)
 		verbose = true;
 	else if (!change && args && json_object_size(args)) {
@@ -517,8 +534,11 @@ void lund_config_handle(struct lund *d, const char *op, const char *object, cons
 	} else if (!strcmp(object, "trace") && !change) {
 		rep->result = lund_history_json();
 	}
-	else if (!strcmp(object, "isns-server") && (addrm || !change))
-		handle_portals(d, op, true, args, rep);
+	else if (!strcmp(object, "isns-server") && (addrm || !change)) {
+		handle_portals(d, op, true, verbose ? NULL : args, rep);
+		if (rep->code == LUND_OK)
+			after_isns_server(d, op, args, peer, verbose, rep);
+	}
 	else if (!strcmp(object, "static-config") && (addrm || !change))
 		handle_static(d, op, args, rep);
 	else if (!strcmp(object, "discovery") && (!strcmp(op, "modify") || !change))
@@ -527,6 +547,8 @@ void lund_config_handle(struct lund *d, const char *op, const char *object, cons
 		modify_node(d, args, rep);
 	else if (!strcmp(object, "initiator-node") && !change)
 		list_node(d, rep);
+	else if (!strcmp(object, "target-param") && strcmp(op, "add"))
+		lund_target_param(d, op, args, rep);
 	else
 		FAIL(rep, LUND_EBADREQ, "'%s %s' is not a known command", op, object);
 }

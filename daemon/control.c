@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "lu.h"
 #include "util.h"
 
 #define CTL_MAX_CLIENTS 64
@@ -33,6 +34,7 @@ struct ctl_client {
 	size_t in_len, in_cap;
 	uint8_t *out;
 	size_t out_len, out_off;
+	unsigned long waiting; /* a deferred reply is owed (its id); input waits */
 };
 
 static struct ctl_client clients[CTL_MAX_CLIENTS]; /* one daemon per process */
@@ -139,9 +141,12 @@ int lund_control_fill_pollfds(struct lund *d, struct pollfd *pfd, int max)
 	for (int i = 0; i < CTL_MAX_CLIENTS && n < max; i++) {
 		if (clients[i].fd < 0)
 			continue;
+		/* A client waiting for a deferred reply is not read (one request
+		 * at a time); a hang-up still shows as POLLHUP. */
 		pfd[n++] = (struct pollfd){
 			.fd = clients[i].fd,
-			.events = (short)(clients[i].out_len ? POLLOUT : POLLIN),
+			.events = (short)(clients[i].out_len ? POLLOUT
+					  : clients[i].waiting ? 0 : POLLIN),
 		};
 	}
 	return n;
@@ -191,6 +196,10 @@ static int client_request(struct lund *d, struct ctl_client *c, const uint8_t *b
 	} else {
 		lund_handle_request(d, &c->peer, req, &rep);
 		json_decref(req);
+	}
+	if (rep.deferred) {
+		c->waiting = rep.deferred;
+		return 0;
 	}
 	int rc = client_queue_reply(c, &rep);
 	json_decref(rep.result);
@@ -245,6 +254,28 @@ static void client_read(struct lund *d, struct ctl_client *c)
 	c->in_len -= 4 + flen;
 }
 
+unsigned long lund_control_defer_id(void)
+{
+	static unsigned long next;
+
+	return ++next;
+}
+
+bool lund_control_finish(unsigned long id, const struct lund_reply *rep)
+{
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *c = &clients[i];
+
+		if (c->fd < 0 || c->waiting != id)
+			continue;
+		c->waiting = 0;
+		if (client_queue_reply(c, rep) < 0)
+			client_close(c);
+		return true;
+	}
+	return false; /* the client went away meanwhile */
+}
+
 static void client_write(struct ctl_client *c)
 {
 	while (c->out_off < c->out_len) {
@@ -292,8 +323,56 @@ void lund_control_service(struct lund *d, const struct pollfd *pfd, int n)
 	}
 }
 
+/*
+ * Messages quote what the peer sent and are cut to fit their buffer, so a
+ * cut can fall inside a UTF-8 sequence, and a quoted operand may not be
+ * UTF-8 at all; JSON cannot carry either, and the reply would be lost.
+ * Invalid or cut sequences become '?'.
+ */
+static void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+					: (*p & 0xf8) == 0xf0 ? 4 : 0;
+		size_t i;
+
+		for (i = 1; n && i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				n = 0;
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		/* overlong forms and surrogates: let jansson decide, by the byte */
+		if (n > 1) {
+			char tmp[5] = { 0 };
+
+			memcpy(tmp, p, n);
+			json_t *j = json_string(tmp);
+
+			if (!j)
+				memset(p, '?', n);
+			json_decref(j);
+		}
+		p += n;
+	}
+}
+
+static void handle_request(struct lund *d, const struct lund_peer *peer, const json_t *req,
+			   struct lund_reply *rep);
+
 void lund_handle_request(struct lund *d, const struct lund_peer *peer, const json_t *req,
 			 struct lund_reply *rep)
+{
+	handle_request(d, peer, req, rep);
+	utf8_sanitize(rep->err);
+	utf8_sanitize(rep->warning);
+}
+
+static void handle_request(struct lund *d, const struct lund_peer *peer, const json_t *req,
+			   struct lund_reply *rep)
 {
 	const char *op = NULL, *object = NULL;
 	json_t *args = NULL;
@@ -322,5 +401,15 @@ void lund_handle_request(struct lund *d, const struct lund_peer *peer, const jso
 		snprintf(rep->err, sizeof(rep->err), "'%s' needs an object", op);
 		return;
 	}
+	if (!strcmp(object, "lu")) {
+		lund_lu_handle(d, op, args, peer, rep);
+		return;
+	}
+	if (lund_bus_owns(op, object)) {
+		lund_bus_handle(d, op, object ? object : "target", args, peer, rep);
+		return;
+	}
 	lund_config_handle(d, op, object, args, peer, rep);
+	if (rep->code == LUND_OK)
+		lund_bus_after_change(d, op, object, peer);
 }

@@ -114,6 +114,11 @@ int main(int argc, char **argv)
 		lun_store_close(d->store);
 		return 1;
 	}
+	if (lund_nbd_open(d) < 0) {
+		lund_control_close(d);
+		lun_store_close(d->store);
+		return 1;
+	}
 	if (!fg && daemon(0, 0) < 0) {
 		lund_log(LOG_ERR, "cannot detach: %s", strerror(errno));
 		return 1;
@@ -129,15 +134,29 @@ int main(int argc, char **argv)
 	if (lun_store_get(d->store, "", "node-name", d->initiator_name, sizeof(d->initiator_name),
 			  err, sizeof(err)) != 1)
 		d->initiator_name[0] = '\0';
+	lund_lu_load_cache(d);
 	lund_discovery_all(d, "lunarisd start");
+	lund_isns_all(d, "lunarisd start");
+	/* static configs log in at once; discovered targets when their
+	 * discovery answers */
+	lund_bus_config_all(d, "lunarisd start");
+	lund_fuse_start(d); /* <run-dir>/dsk; logs why when it cannot */
 
 	while (!d->stop) {
-		struct pollfd pfd[160];
+		struct pollfd pfd[424];
 		int timeout = 1000;
 		int n = lund_control_fill_pollfds(d, pfd, 80);
 		int m = lund_discovery_fill_pollfds(pfd + n, 80, &timeout);
+		int b = lund_bus_fill_pollfds(pfd + n + m, 128, &timeout);
+		int lt = lund_lu_timeout_ms();
 
-		if (poll(pfd, (nfds_t)(n + m), timeout) < 0) {
+		if (lt >= 0 && lt < timeout)
+			timeout = lt;
+		int s = lund_isns_fill_pollfds(pfd + n + m + b, 64, &timeout);
+		int e = lund_nbd_fill_pollfds(pfd + n + m + b + s, 40, &timeout);
+		int f = lund_fuse_fill_pollfds(pfd + n + m + b + s + e, 1, &timeout);
+
+		if (poll(pfd, (nfds_t)(n + m + b + s + e + f), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			lund_log(LOG_ERR, "poll: %s", strerror(errno));
@@ -145,8 +164,19 @@ int main(int argc, char **argv)
 		}
 		lund_control_service(d, pfd, n);
 		lund_discovery_service(d, pfd + n, m);
+		lund_bus_service(d, pfd + n + m, b);
+		lund_lu_service(d);
+		lund_isns_service(d, pfd + n + m + b, s);
+		/* after lu.c's service: completions of this turn go out now */
+		lund_nbd_service(d, pfd + n + m + b + s, e);
+		lund_fuse_service(d, pfd + n + m + b + s + e, f);
 	}
 	lund_log(LOG_INFO, "stopping (signal %d)", d->stop);
+	lund_nbd_close();
+	lund_fuse_stop();
+	lund_lu_shutdown();
+	lund_bus_shutdown(d);
+	lund_isns_shutdown();
 	lund_discovery_shutdown();
 	lund_control_close(d);
 	lun_store_close(d->store);

@@ -84,6 +84,10 @@ _cleanup() {
     trap - EXIT INT TERM
     for d in "${_TGTD_DIRS[@]}"; do tgtd_stop "$d"; done
     for ((i = ${#_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${_PIDS[$i]}" 2; done
+    # a lunarisd killed, or stopped too slowly, leaves its FUSE mount
+    # (<run-dir>/dsk) behind: detach whatever is mounted under $TD
+    awk -v td="$TD/" 'index($2, td) == 1 { print $2 }' /proc/mounts 2>/dev/null |
+        while read -r d; do umount -l "$d" 2>/dev/null; done
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "${KEEP_TD:-}" ]; then
         echo "[$TEST_NAME] keeping $TD" >&2
     else
