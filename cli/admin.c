@@ -30,6 +30,7 @@ const char admin_usage_text[] =
 	"  list target-param [-v] [TARGET...]             modify target-param OPTIONS TARGET\n"
 	"  remove target-param TARGET...\n"
 	"  list target [-v] [-S] [TARGET...]              list negative-cache\n"
+	"  list portal-stats\n"
 	"  config-one [-t SECONDS] TARGET...              config-all\n"
 	"  list lu [-v] [NAME...]                         show lu NAME...\n"
 	"  modify lu --policy P [--region-size N] NAME...\n"
@@ -60,6 +61,7 @@ static const struct admin_object {
 	{ "target-param", "list modify remove", admin_target_param },
 	{ "target", "list", admin_target },
 	{ "negative-cache", "list", admin_negative_cache },
+	{ "portal-stats", "list", admin_portal_stats },
 	{ "lu", "list show modify", admin_lu },
 };
 
@@ -138,7 +140,7 @@ int admin_build_request(int argc, char **argv, struct admin_cmd *c, char *err, s
 	if (!obj) {
 		lun_seterr(err, errlen, "unknown object '%s' (discovery-address, static-config, "
 					"isns-server, discovery, initiator-node, target-param, "
-					"target, negative-cache, lu)",
+					"target, negative-cache, portal-stats, lu)",
 			   argv[1]);
 		return ADMIN_EXIT_USAGE;
 	}

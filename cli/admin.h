@@ -117,6 +117,8 @@ int admin_target(const char *op, int argc, char **argv, struct admin_cmd *c, cha
 		 size_t errlen);
 int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
 			 size_t errlen);
+int admin_portal_stats(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		       size_t errlen);
 /* config-one / config-all (no object word: argv[0] is the subcommand). */
 int admin_config(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
 		 size_t errlen);

@@ -322,3 +322,55 @@ int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd
 	c->print = print_negative_cache;
 	return 0;
 }
+
+/* ---- list portal-stats: logins per portal, the counters behind the
+ * per-portal login limit */
+
+static const char usage_portal_stats[] = "usage: lunaris list portal-stats [--json]\n";
+
+static void print_portal_stats(const json_t *result, const struct admin_cmd *c)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(result, i, e) {
+		printf("Portal: ");
+		admin_print_portal(e);
+		printf("\n\tLogins: %lld\n\tLogin Failures: %lld\n\tLogins In Progress: %lld\n",
+		       num(e, "logins"), num(e, "failures"), num(e, "inflight"));
+		if (num(e, "last_login"))
+			printf("\tLast Login: %lld s ago\n",
+			       (long long)time(NULL) - num(e, "last_login"));
+	}
+}
+
+int admin_portal_stats(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+		       size_t errlen)
+{
+	static const struct option longs[] = {
+		ADMIN_COMMON_LONG_OPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, r;
+
+	c->usage = usage_portal_stats;
+	while ((opt = getopt_long(argc, argv, ":hR:", longs, NULL)) != -1) {
+		if ((r = admin_common_opt(opt, op, c, err, errlen)) != 0) {
+			if (r < 0)
+				return ADMIN_EXIT_USAGE;
+		} else if (opt == 'h') {
+			c->help = true;
+		} else {
+			return admin_bad_opt(opt, op, argv, "portal-stats", err, errlen);
+		}
+	}
+	if (c->help)
+		return 0;
+	if (optind != argc) {
+		lun_seterr(err, errlen, "list portal-stats takes no operands");
+		return ADMIN_EXIT_USAGE;
+	}
+	admin_add_req(c, op, "portal-stats", NULL);
+	c->print = print_portal_stats;
+	return 0;
+}

@@ -12,7 +12,8 @@
  * remove only the target; list filters on lower-case names; never a
  * daemon-wide tunable; a secret to read goes to target-chap-secret, never to
  * the initiator's chap-secret.  config-one names valid targets and a
- * timeout in range; list target and list negative-cache are listings only.
+ * timeout in range; list target, negative-cache and portal-stats are
+ * listings only.
  * Logical units (list/show/modify lu, cleanup): every device name sent or
  * filtered on is one mpx/lu_id.c could have made (lun_luid_name_valid, the
  * daemon's rule), policies are the four known ones, a region size goes
@@ -180,7 +181,8 @@ static void fz_check_req(const struct admin_cmd *c, const json_t *req)
 		return;
 	}
 	fz_check(c->status == NULL);
-	if (!strcmp(object, "target") || !strcmp(object, "negative-cache")) {
+	if (!strcmp(object, "target") || !strcmp(object, "negative-cache") ||
+	    !strcmp(object, "portal-stats")) {
 		/* listings only; operands filter, they are not sent */
 		fz_check(!strcmp(op, "list") && c->print != NULL);
 		fz_check(!json_object_get(args, "target"));

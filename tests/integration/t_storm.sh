@@ -73,6 +73,9 @@ assert_contains "$LUN_OUT" "negative cache: $GONE not found by discovery"
 assert_match "$LUN_OUT" "discovery sendtargets 127\.0\.0\.1:$P <- config_one $GONE <- config-one by pid [0-9]+ \(lunaris\)"
 lun_ok list negative-cache
 assert_contains "$LUN_OUT" "Target: $GONE"
+lun_ok list portal-stats
+assert_contains "$LUN_OUT" "Portal: 127.0.0.1:$P"
+assert_match "$LUN_OUT" "Logins: [1-9]"
 
 # --- storm protection off: the 2006 behaviour, one discovery per request
 lun_ok modify initiator-node --tunable-param storm-protection=off
