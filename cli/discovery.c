@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin.h"
 #include "names.h"
@@ -79,6 +80,18 @@ static void print_targets(const json_t *entry)
 	const json_t *t;
 	size_t i;
 
+	/* targets from the store: the source has not answered this lunarisd
+	 * yet, and may be gone; say so, and since when they are known */
+	if (json_is_true(json_object_get(entry, "remembered"))) {
+		time_t at = (time_t)json_integer_value(json_object_get(entry, "remembered_at"));
+		char when[64] = "an earlier run";
+		struct tm tm;
+
+		if (at > 0 && localtime_r(&at, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("\tRemembered: yes (answer saved %s; no answer since lunarisd started)\n",
+		       when);
+	}
 	json_array_foreach(targets, i, t) {
 		const json_t *tpgt = json_object_get(t, "tpgt");
 

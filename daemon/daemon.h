@@ -111,6 +111,23 @@ void lund_discovery_all_ex(struct lund *d, const char *cause, bool force);
 void lund_discovery_foreach_target(void (*cb)(const char *server,
 					      const struct lunaris_target *t, void *arg),
 				   void *arg);
+/* The stored answers of discovery sources (SendTargets and iSNS), named as
+ * lun_store_disc_source() names them.  `valid`: the store holds exactly
+ * the record's current targets, saved at `at`. */
+struct lund_disc_saved {
+	bool valid;
+	time_t at;
+};
+/* Load the stored answer of a source into *out (empty when none); returns
+ * its target count, or -1 (logged) with *out empty. */
+int lund_disc_load(struct lund *d, unsigned method, const char *source,
+		   struct lunaris_target_list *out, struct lund_disc_saved *saved);
+/* A run answered l where the record had prev: store l unless the store
+ * already holds the same targets, saved less than an hour ago.  A failure
+ * is logged and put in the history; the answer is used all the same. */
+void lund_disc_save(struct lund *d, unsigned method, const char *source,
+		    const struct lunaris_target_list *prev, const struct lunaris_target_list *l,
+		    struct lund_disc_saved *saved);
 /* A run is going on, deferred or owed. */
 bool lund_discovery_busy(void);
 /* Runs finished since the daemon started. */
@@ -150,8 +167,14 @@ void lund_bus_config_all(struct lund *d, const char *cause);
 /* The admin changed the configuration: forget the negative cache. */
 void lund_bus_config_changed(const char *why);
 /* config_one for an open through an export: log in to a known target, or
- * ask discovery (storm guards apply); `who` is "open by pid N (comm)". */
-void lund_bus_config_one(struct lund *d, const char *target, const char *who);
+ * ask discovery (storm guards apply); `who` is "open by pid N (comm)".
+ * Returns -1 with the reason when the answer is "no" already (negative
+ * cache, login refused), 0 when the target is up or being configured: the
+ * verdict then comes later through lund_lu_config_verdict(). */
+int lund_bus_config_one(struct lund *d, const char *target, const char *who, char *why,
+			size_t whylen);
+/* lu.c: a config_one started by an open settled (found: the target is up). */
+void lund_lu_config_verdict(const char *target, bool found, const char *why);
 /* lu.c: logical units (lu.h has the export API) */
 void lund_lu_service(struct lund *d);
 int lund_lu_timeout_ms(void);

@@ -13,6 +13,13 @@
  * at most once per LUND_DISC_MIN_INTERVAL per address, later requests are
  * deferred to the end of that interval and merged into one (rate limited).
  * A newly added address is discovered at once.
+ *
+ * Each answer is also kept in the store (lun_store_disc_*), and a record
+ * starts with the stored answer as a remembered result: after a restart,
+ * bus configuration logs in to the targets at once, even while the
+ * discovery address does not answer.  An answer is written only when it
+ * differs from the stored one (or that is older than LUND_DISC_RESAVE_S),
+ * so that the same answer every few seconds does not cost an fsync each.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -27,6 +34,8 @@
 #define LUND_DISC_MAX 64
 #define LUND_HIST 1024
 #define NS_PER_S 1000000000ull
+/* An identical answer is saved again (for its last_seen) after this long. */
+#define LUND_DISC_RESAVE_S 3600
 
 enum disc_state { DJ_IDLE, DJ_LOGIN, DJ_TEXT, DJ_LOGOUT };
 
@@ -44,6 +53,9 @@ struct disc {
 	char last_error[256];
 	time_t last_end;
 	bool have_result;
+	bool loaded; /* the stored answer was looked for */
+	bool from_store; /* targets are the stored answer: no live run answered yet */
+	struct lund_disc_saved saved;
 	struct lunaris_target_list targets;
 };
 
@@ -109,6 +121,147 @@ static struct disc *disc_find(const char *host, uint16_t port, bool create)
 	lun_strlcpy(free_slot->host, host, sizeof(free_slot->host));
 	free_slot->port = port;
 	return free_slot;
+}
+
+/* ---- the stored answers, for this file and isns.c */
+
+/* Whether every (target, portal) of a is in b. */
+static bool targets_within(const struct lunaris_target_list *a,
+			   const struct lunaris_target_list *b)
+{
+	for (size_t i = 0; i < a->count; i++)
+		for (size_t j = 0; j < a->targets[i].nportals; j++) {
+			const struct lunaris_portal *p = &a->targets[i].portals[j];
+			bool found = false;
+
+			for (size_t k = 0; k < b->count && !found; k++) {
+				if (strcmp(b->targets[k].name, a->targets[i].name))
+					continue;
+				for (size_t m = 0; m < b->targets[k].nportals && !found; m++) {
+					const struct lunaris_portal *q = &b->targets[k].portals[m];
+
+					found = q->port == p->port && q->tpgt == p->tpgt &&
+						!strcasecmp(q->host, p->host);
+				}
+			}
+			if (!found)
+				return false;
+		}
+	return true;
+}
+
+/* The same (target, portal) pairs, in any order: what the store keeps. */
+static bool targets_same(const struct lunaris_target_list *a,
+			 const struct lunaris_target_list *b)
+{
+	return targets_within(a, b) && targets_within(b, a);
+}
+
+int lund_disc_load(struct lund *d, unsigned method, const char *source,
+		   struct lunaris_target_list *out, struct lund_disc_saved *saved)
+{
+	struct lun_store_disc *v = NULL;
+	char err[256];
+	int n = lun_store_disc_list(d->store, method, source, &v, err, sizeof(err));
+
+	*out = (struct lunaris_target_list){ 0 };
+	*saved = (struct lund_disc_saved){ 0 };
+	if (n < 0) {
+		lund_log(LOG_WARNING, "cannot load the remembered targets of %s: %s", source, err);
+		return -1;
+	}
+	/* rows of one target become one target with its portals, in the
+	 * order the answer gave them */
+	for (int i = 0; i < n; i++) {
+		struct lunaris_target *t = NULL;
+		struct lunaris_portal *p;
+
+		for (size_t k = 0; k < out->count && !t; k++)
+			if (!strcmp(out->targets[k].name, v[i].target))
+				t = &out->targets[k];
+		if (!t) {
+			t = realloc(out->targets, (out->count + 1) * sizeof(*t));
+			if (!t)
+				goto nomem;
+			out->targets = t;
+			t = &out->targets[out->count++];
+			memset(t, 0, sizeof(*t));
+			lun_strlcpy(t->name, v[i].target, sizeof(t->name));
+		}
+		p = realloc(t->portals, (t->nportals + 1) * sizeof(*p));
+		if (!p)
+			goto nomem;
+		t->portals = p;
+		p = &t->portals[t->nportals++];
+		memset(p, 0, sizeof(*p));
+		lun_strlcpy(p->host, v[i].host, sizeof(p->host));
+		p->port = v[i].port;
+		p->tpgt = (uint16_t)(v[i].tpgt < 0 ? 0 : v[i].tpgt); /* lunarisd stores it always */
+		if (v[i].last_seen > saved->at)
+			saved->at = (time_t)v[i].last_seen;
+	}
+	free(v);
+	saved->valid = true;
+	return (int)out->count;
+nomem:
+	free(v);
+	lunaris_target_list_free(out);
+	lund_log(LOG_WARNING, "cannot load the remembered targets of %s: out of memory", source);
+	return -1;
+}
+
+void lund_disc_save(struct lund *d, unsigned method, const char *source,
+		    const struct lunaris_target_list *prev, const struct lunaris_target_list *l,
+		    struct lund_disc_saved *saved)
+{
+	struct lun_store_disc *v = NULL;
+	size_t n = 0, k = 0;
+	time_t now = time(NULL);
+	char err[256], line[640];
+
+	if (saved->valid && targets_same(prev, l) && now >= saved->at &&
+	    now - saved->at < LUND_DISC_RESAVE_S)
+		return;
+	for (size_t i = 0; i < l->count; i++)
+		n += l->targets[i].nportals;
+	if (n > (size_t)INT32_MAX || (n && !(v = calloc(n, sizeof(*v))))) {
+		lun_strlcpy(err, "out of memory", sizeof(err));
+		goto fail;
+	}
+	for (size_t i = 0; i < l->count; i++)
+		for (size_t j = 0; j < l->targets[i].nportals; j++, k++) {
+			lun_strlcpy(v[k].target, l->targets[i].name, sizeof(v[k].target));
+			lun_strlcpy(v[k].host, l->targets[i].portals[j].host, sizeof(v[k].host));
+			v[k].port = l->targets[i].portals[j].port;
+			v[k].tpgt = l->targets[i].portals[j].tpgt;
+		}
+	if (lun_store_disc_replace(d->store, method, source, v, (int)n, (int64_t)now, err,
+				   sizeof(err)) < 0)
+		goto fail;
+	free(v);
+	saved->valid = true;
+	saved->at = now;
+	return;
+fail:
+	/* The answer is used all the same; only a restart will not remember
+	 * it, and the next answer tries again. */
+	free(v);
+	saved->valid = false;
+	snprintf(line, sizeof(line), "discovery %s %s: the answer was not saved: %s",
+		 method == LUN_DISC_ISNS ? "isns" : "sendtargets", source, err);
+	lund_history_add(line);
+	lund_log(LOG_WARNING, "%s", line);
+}
+
+/* The record's first use: start from the stored answer, if any. */
+static void disc_load(struct lund *d, struct disc *x)
+{
+	char source[300];
+
+	x->loaded = true;
+	lun_store_disc_source(source, sizeof(source), x->host, x->port);
+	if (lund_disc_load(d, LUN_DISC_SENDTARGETS, source, &x->targets, &x->saved) > 0)
+		x->have_result = x->from_store = true;
 }
 
 static void disc_start(struct lund *d, struct disc *x, const char *cause);
@@ -179,6 +332,8 @@ void lund_discovery_request(struct lund *d, const char *host, uint16_t port, con
 			 port);
 		return;
 	}
+	if (!x->loaded)
+		disc_load(d, x);
 	if (how & LUND_DISC_FORCE) {
 		/* The 2006 behaviour: every request is a run of its own. */
 		if (x->state != DJ_IDLE) {
@@ -265,9 +420,14 @@ static void disc_step(struct lund *d, struct disc *x, short revents)
 		if (r < 0) {
 			disc_finish(d, x, lunaris_get_error(x->s));
 		} else if (r == 1) {
+			char source[300];
+
+			lun_store_disc_source(source, sizeof(source), x->host, x->port);
+			lund_disc_save(d, LUN_DISC_SENDTARGETS, source, &x->targets, &l, &x->saved);
 			lunaris_target_list_free(&x->targets);
 			x->targets = l;
 			x->have_result = true;
+			x->from_store = false;
 			if (lunaris_logout_start(x->s) < 0)
 				disc_finish(d, x, NULL);
 			else
@@ -330,6 +490,11 @@ json_t *lund_discovery_json(const char *host, uint16_t port)
 	}
 	json_object_set_new(o, "targets", t);
 	json_object_set_new(o, "discovered", json_boolean(x->have_result));
+	/* the targets are the stored answer of an earlier run: no run of this
+	 * daemon has answered yet */
+	json_object_set_new(o, "remembered", json_boolean(x->from_store));
+	if (x->from_store)
+		json_object_set_new(o, "remembered_at", json_integer((json_int_t)x->saved.at));
 	json_object_set_new(o, "running", json_boolean(x->state != DJ_IDLE));
 	json_object_set_new(o, "runs", json_integer(x->runs));
 	json_object_set_new(o, "coalesced", json_integer(x->coalesced));

@@ -35,6 +35,11 @@
  * for LUND_ISNS_SCN_SETTLE_MS first, so the burst one registration causes is
  * one query.  Every run goes into the history with its cause chain
  * ("discovery isns 127.0.0.1:3205 <- scn object-added iqn...").
+ *
+ * Each server's answer is kept in the store like a SendTargets answer
+ * (discovery.c, lund_disc_save): a record starts with the stored answer as
+ * a remembered result, so bus configuration logs in to its targets before
+ * the server answers, or while it does not.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -124,6 +129,8 @@ struct isrv {
 	/* results */
 	struct lunaris_target_list targets;
 	bool have_result;
+	bool from_store; /* targets are the stored answer: no query answered yet */
+	struct lund_disc_saved saved;
 	unsigned queries, scn_received, esi_received, coalesced, limited, failures;
 	char last_error[256];
 
@@ -560,10 +567,14 @@ static void finish_query(struct isrv *x)
 	char chain[LUN_CAUSE_MAX_D + 320];
 	size_t np = 0;
 
+	if (isns_d)
+		lund_disc_save(isns_d, LUN_DISC_ISNS, x->label, &x->targets, &x->building,
+			       &x->saved);
 	lunaris_target_list_free(&x->targets);
 	x->targets = x->building;
 	x->building = (struct lunaris_target_list){ 0 };
 	x->have_result = true;
+	x->from_store = false;
 	x->query_running = false;
 	x->backoff_s = 0;
 	x->last_error[0] = '\0';
@@ -897,6 +908,10 @@ void lund_isns_request(struct lund *d, const char *host, uint16_t port, const ch
 			lund_log(LOG_WARNING, "too many iSNS servers; %s:%u not used", host, port);
 			return;
 		}
+		/* the server's stored answer, until it answers (the label is
+		 * the store's name of the source) */
+		if (lund_disc_load(d, LUN_DISC_ISNS, x->label, &x->targets, &x->saved) > 0)
+			x->have_result = x->from_store = true;
 		lun_strlcpy(x->reg_cause, cause, sizeof(x->reg_cause));
 		lun_strlcpy(x->query_cause, cause, sizeof(x->query_cause));
 		x->work = W_REG | W_QUERY;
@@ -1346,8 +1361,13 @@ json_t *lund_isns_json(const char *host, uint16_t port)
 	json_object_set_new(o, "scn_received", json_integer(x ? x->scn_received : 0));
 	json_object_set_new(o, "last_error",
 			    x && x->last_error[0] ? json_string(x->last_error) : json_null());
+	/* the targets are the stored answer of an earlier query: no query of
+	 * this daemon has answered yet */
+	json_object_set_new(o, "remembered", json_boolean(x && x->from_store));
 	if (!x)
 		return o;
+	if (x->from_store)
+		json_object_set_new(o, "remembered_at", json_integer((json_int_t)x->saved.at));
 	json_object_set_new(o, "scn_registered", json_boolean(x->scn_registered));
 	json_object_set_new(o, "scn_port", json_integer(x->scn_port));
 	json_object_set_new(o, "esi_received", json_integer(x->esi_received));

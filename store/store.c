@@ -114,6 +114,20 @@ static const char *const lun_store_migrations[] = {
 	" first_seen INTEGER NOT NULL,"
 	" last_seen INTEGER NOT NULL,"
 	" UNIQUE (lu, target, host, port, lun));",
+	/* 2 -> 3: discovered targets, the last answer of each discovery source
+	 * (a discovery address or an iSNS server, by its portal name).  The
+	 * UNIQUE index, led by method and source, also serves the replace and
+	 * the per-source listing; id keeps the order of the answer. */
+	"CREATE TABLE discovered_target ("
+	" id INTEGER PRIMARY KEY,"
+	" method TEXT NOT NULL CHECK (method IN ('sendtargets', 'isns')),"
+	" source TEXT NOT NULL COLLATE NOCASE,"
+	" target TEXT NOT NULL,"
+	" host TEXT NOT NULL COLLATE NOCASE,"
+	" port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	" tpgt INTEGER CHECK (tpgt BETWEEN 0 AND 65535)," /* NULL = not known */
+	" last_seen INTEGER NOT NULL,"
+	" UNIQUE (method, source, target, host, port, tpgt));",
 };
 
 _Static_assert(sizeof(lun_store_migrations) / sizeof(lun_store_migrations[0]) ==
@@ -611,6 +625,7 @@ int lun_store_set_methods(struct lun_store *st, unsigned methods, char *err, siz
 
 struct lun_store_portal_kind {
 	const char *what; /* for messages */
+	const char *method; /* discovered_target.method of its answers */
 	const char *insert_sql;
 	const char *delete_sql;
 	const char *list_sql;
@@ -618,6 +633,7 @@ struct lun_store_portal_kind {
 
 static const struct lun_store_portal_kind lun_store_disc_kind = {
 	"discovery address",
+	"sendtargets",
 	"INSERT INTO discovery_address (host, port) VALUES (?1, ?2)",
 	"DELETE FROM discovery_address WHERE host = ?1 AND port = ?2",
 	"SELECT host, port FROM discovery_address ORDER BY id",
@@ -625,6 +641,7 @@ static const struct lun_store_portal_kind lun_store_disc_kind = {
 
 static const struct lun_store_portal_kind lun_store_isns_kind = {
 	"iSNS server",
+	"isns",
 	"INSERT INTO isns_server (host, port) VALUES (?1, ?2)",
 	"DELETE FROM isns_server WHERE host = ?1 AND port = ?2",
 	"SELECT host, port FROM isns_server ORDER BY id",
@@ -691,7 +708,17 @@ static int lun_store_remove_portal_tx(struct lun_store *st, const void *arg, cha
 		lun_seterr(err, errlen, "%s %s is not configured", op->kind->what, op->name);
 		return -1;
 	}
-	return 0;
+	/* Its answer goes with it, in the same transaction: a crash in
+	 * between must not leave targets that a later add of the same address
+	 * would find remembered. */
+	return lun_store_run(st,
+			     lun_store_prep(st,
+					    "DELETE FROM discovered_target"
+					    " WHERE method = ?1 AND source = ?2",
+					    "tt", err, errlen, op->kind->method, op->name),
+			     err, errlen) != 0
+		       ? -1
+		       : 0;
 }
 
 static int lun_store_portal_change(struct lun_store *st, const struct lun_store_portal_kind *kind,
@@ -1631,4 +1658,201 @@ int lun_store_lu_get(struct lun_store *st, const char *name, struct lun_store_lu
 	*out = v[0]; /* takes over v[0].paths */
 	free(v);
 	return 1;
+}
+
+/* ---- discovered targets
+ *
+ * One row per (target, portal) of the last answer of each discovery source.
+ * A replace is a DELETE of the source's rows and an INSERT per row in one
+ * transaction, so a crash leaves the old answer or the new one, whole.
+ */
+
+static const char *lun_store_method_name(unsigned method)
+{
+	switch (method) {
+	case LUN_DISC_SENDTARGETS: return "sendtargets";
+	case LUN_DISC_ISNS: return "isns";
+	default: return NULL;
+	}
+}
+
+void lun_store_disc_source(char *buf, size_t cap, const char *host, uint16_t port)
+{
+	lun_store_portal_name(buf, cap, host, port);
+}
+
+static int lun_store_check_disc_source(unsigned method, const char *source, char *err,
+				       size_t errlen)
+{
+	if (!lun_store_method_name(method)) {
+		lun_seterr(err, errlen, "discovered targets: method 0x%x is not SendTargets or "
+					"iSNS", method);
+		return -1;
+	}
+	if (!source || !source[0] ||
+	    !lun_store_fits(source, sizeof(((struct lun_store_disc *)0)->source))) {
+		lun_seterr(err, errlen, "discovered targets: the source is empty or longer than "
+					"299 characters");
+		return -1;
+	}
+	return 0;
+}
+
+static int lun_store_check_disc(const struct lun_store_disc *d, int i, const char *source,
+				char *err, size_t errlen)
+{
+	/* the caller's arrays may be full to the last byte: look before strlen */
+	if (!d->target[0] || !memchr(d->target, '\0', sizeof(d->target))) {
+		lun_seterr(err, errlen, "discovered targets of %s: row %d: target name is empty "
+					"or too long", source, i + 1);
+		return -1;
+	}
+	if (!memchr(d->host, '\0', sizeof(d->host))) {
+		lun_seterr(err, errlen, "portal host name is longer than 255 characters");
+		return -1;
+	}
+	if (lun_store_check_portal(d->host, d->port, err, errlen) != 0)
+		return -1;
+	if (d->tpgt < -1 || d->tpgt > 65535) {
+		lun_seterr(err, errlen, "discovered targets of %s: row %d: TPGT %d is out of range",
+			   source, i + 1, d->tpgt);
+		return -1;
+	}
+	return 0;
+}
+
+struct lun_store_disc_op {
+	const char *method; /* the text in the table */
+	const char *source;
+	const struct lun_store_disc *v;
+	int n;
+	int64_t now;
+};
+
+static int lun_store_disc_delete(struct lun_store *st, const struct lun_store_disc_op *op,
+				 char *err, size_t errlen)
+{
+	if (lun_store_run(st,
+			  lun_store_prep(st,
+					 "DELETE FROM discovered_target"
+					 " WHERE method = ?1 AND source = ?2",
+					 "tt", err, errlen, op->method, op->source),
+			  err, errlen) != 0)
+		return -1;
+	return sqlite3_changes(st->db);
+}
+
+static int lun_store_disc_replace_tx(struct lun_store *st, const void *arg, char *err,
+				     size_t errlen)
+{
+	const struct lun_store_disc_op *op = arg;
+
+	if (lun_store_disc_delete(st, op, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < op->n; i++) {
+		const struct lun_store_disc *d = &op->v[i];
+
+		/* NOT EXISTS rather than OR IGNORE: a TPGT that is not known
+		 * (NULL) never conflicts in a UNIQUE index, but a twice-given
+		 * row is still one row; IS compares NULL with NULL. */
+		if (lun_store_run(st,
+				  lun_store_prep(st,
+						 "INSERT INTO discovered_target (method, source,"
+						 " target, host, port, tpgt, last_seen)"
+						 " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
+						 " WHERE NOT EXISTS (SELECT 1 FROM discovered_target"
+						 " WHERE method = ?1 AND source = ?2 AND target = ?3"
+						 " AND host = ?4 AND port = ?5 AND tpgt IS ?6)",
+						 "ttttinI", err, errlen, op->method, op->source,
+						 d->target, d->host, (int)d->port, d->tpgt, op->now),
+				  err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int lun_store_disc_replace(struct lun_store *st, unsigned method, const char *source,
+			   const struct lun_store_disc *v, int n, int64_t now, char *err,
+			   size_t errlen)
+{
+	struct lun_store_disc_op op = { .method = lun_store_method_name(method),
+					.source = source,
+					.v = v,
+					.n = n,
+					.now = now };
+
+	if (lun_store_check_disc_source(method, source, err, errlen) != 0 ||
+	    lun_store_check_time(now, err, errlen) != 0)
+		return -1;
+	if (n < 0 || (n > 0 && !v)) {
+		lun_seterr(err, errlen, "discovered targets of %s are missing", source);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (lun_store_check_disc(&v[i], i, source, err, errlen) != 0)
+			return -1;
+	return lun_store_in_tx(st, lun_store_disc_replace_tx, &op, err, errlen);
+}
+
+static int lun_store_disc_remove_tx(struct lun_store *st, const void *arg, char *err,
+				    size_t errlen)
+{
+	return lun_store_disc_delete(st, arg, err, errlen);
+}
+
+int lun_store_disc_remove_source(struct lun_store *st, unsigned method, const char *source,
+				 char *err, size_t errlen)
+{
+	struct lun_store_disc_op op = { .method = lun_store_method_name(method), .source = source };
+
+	if (lun_store_check_disc_source(method, source, err, errlen) != 0)
+		return -1;
+	return lun_store_in_tx(st, lun_store_disc_remove_tx, &op, err, errlen);
+}
+
+int lun_store_disc_list(struct lun_store *st, unsigned method, const char *source,
+			struct lun_store_disc **out, char *err, size_t errlen)
+{
+	static const char cols[] = "SELECT method, source, target, host, port, tpgt, last_seen"
+				   " FROM discovered_target";
+	struct lun_store_disc *v = NULL;
+	sqlite3_stmt *stmt;
+	char sql[sizeof(cols) + 96];
+	int n = 0, cap = 0, rc = SQLITE_DONE;
+
+	*out = NULL;
+	if (source && lun_store_check_disc_source(method, source, err, errlen) != 0)
+		return -1;
+	if (!source && method && !lun_store_method_name(method)) {
+		lun_seterr(err, errlen, "discovered targets: method 0x%x is not SendTargets or "
+					"iSNS", method);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "%s%s ORDER BY method, source, id", cols,
+		 source ? " WHERE method = ?1 AND source = ?2" : method ? " WHERE method = ?1" : "");
+	pthread_mutex_lock(&st->lock);
+	/* unused parameters bind nothing: "t" stops at the types given */
+	stmt = lun_store_prep(st, sql, source ? "tt" : method ? "t" : "", err, errlen,
+			      lun_store_method_name(method), source);
+	while (stmt && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct lun_store_disc *d;
+
+		if (lun_store_grow((void **)&v, n, &cap, sizeof(*v)) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		d = &v[n++];
+		memset(d, 0, sizeof(*d));
+		d->method = strcmp(lun_store_col(stmt, 0), "isns") ? LUN_DISC_SENDTARGETS
+								    : LUN_DISC_ISNS;
+		lun_strlcpy(d->source, lun_store_col(stmt, 1), sizeof(d->source));
+		lun_strlcpy(d->target, lun_store_col(stmt, 2), sizeof(d->target));
+		lun_strlcpy(d->host, lun_store_col(stmt, 3), sizeof(d->host));
+		d->port = (uint16_t)sqlite3_column_int(stmt, 4);
+		d->tpgt = sqlite3_column_type(stmt, 5) == SQLITE_NULL
+				  ? -1
+				  : sqlite3_column_int(stmt, 5);
+		d->last_seen = lun_store_col_time(stmt, 6);
+	}
+	return lun_store_list_end(st, stmt, rc, v, n, (void **)out, err, errlen);
 }

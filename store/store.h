@@ -19,7 +19,7 @@
 
 struct lun_store; /* opaque */
 
-#define LUN_STORE_SCHEMA_VERSION 2
+#define LUN_STORE_SCHEMA_VERSION 3
 
 /* Open (creating the file with mode 0600 and the schema if needed) and
  * migrate.  Refuses a file newer than LUN_STORE_SCHEMA_VERSION.  Returns
@@ -48,7 +48,9 @@ struct lun_store_addr {
 };
 
 /* Add: an existing identical row is an error "already configured".
- * Remove: a missing row is an error "not configured". */
+ * Remove: a missing row is an error "not configured"; removing takes the
+ * discovered targets of that address (or server) along, in the same
+ * transaction (lun_store_disc_*). */
 int lun_store_add_discovery_address(struct lun_store *st, const char *host, uint16_t port,
 				    char *err, size_t errlen);
 int lun_store_remove_discovery_address(struct lun_store *st, const char *host, uint16_t port,
@@ -206,5 +208,46 @@ void lun_store_lu_free(struct lun_store_lu *v, int n);
 /* Free the paths of one LU filled by lun_store_lu_get (the struct itself is
  * the caller's); leaves paths NULL and npaths 0. */
 void lun_store_lu_free_paths(struct lun_store_lu *lu);
+
+/* ---- discovered targets (schema version 3)
+ *
+ * The last answer of each discovery source: a SendTargets discovery address
+ * or an iSNS server, named by its portal as lun_store_disc_source() writes
+ * it ("host:port", "[v6]:port"; compared case-insensitively).  lunarisd
+ * loads them at start as remembered answers, so it can log in to the
+ * targets before (or without) the source answering again.  An answer
+ * replaces the previous answer of its source as a whole: a target that is
+ * not in it any more is gone.  Removing the discovery address or iSNS
+ * server removes its answer too.
+ */
+struct lun_store_disc {
+	unsigned method; /* LUN_DISC_SENDTARGETS or LUN_DISC_ISNS */
+	char source[300];
+	char target[224];
+	char host[256]; /* the target's portal */
+	uint16_t port;
+	int tpgt; /* -1: not known */
+	int64_t last_seen; /* unix seconds: when this answer was saved */
+};
+
+/* The source name of a portal, as the functions below expect it. */
+void lun_store_disc_source(char *buf, size_t cap, const char *host, uint16_t port);
+/* Replace the stored answer of (method, source) with the n rows of v (only
+ * target, host, port and tpgt are read; exact duplicates are kept once),
+ * last_seen = now, in one transaction: durable when it returns 0.  n = 0
+ * stores an empty answer (nothing remembered). */
+int lun_store_disc_replace(struct lun_store *st, unsigned method, const char *source,
+			   const struct lun_store_disc *v, int n, int64_t now, char *err,
+			   size_t errlen);
+/* The stored rows, of every source (method 0, source NULL), of one method
+ * (source NULL) or of one source, ordered by method, source and then as
+ * they were given to replace, into a malloc'ed array (NULL when empty;
+ * caller frees); returns count or -1. */
+int lun_store_disc_list(struct lun_store *st, unsigned method, const char *source,
+			struct lun_store_disc **out, char *err, size_t errlen);
+/* Remove the stored answer of (method, source); returns how many rows were
+ * removed (0: nothing was stored) or -1. */
+int lun_store_disc_remove_source(struct lun_store *st, unsigned method, const char *source,
+				 char *err, size_t errlen);
 
 #endif

@@ -8,7 +8,8 @@
 #   - a LUN added at the target appears (unit attention -> rescan)
 #   - static-config on a second tgtd: logs in; remove: logs out
 #   - config-one of a known target answers at once; a restarted daemon logs
-#     in again (cause "lunarisd start")
+#     in again (cause "lunarisd start"), the discovered target too: at once,
+#     from the remembered answer (t_disc_persist tests that in depth)
 set -u
 # shellcheck disable=SC2016  # wait_until conditions are eval'd later
 . "$(dirname "$0")/lib.sh"
@@ -107,8 +108,9 @@ wait_until 15 eval '[ "$(up)" -ge 4 ]' || fail "sessions did not come back: $("$
 assert_eq 1 "$(sessions_at a)" "sessions at target a after restart"
 assert_eq 1 "$(sessions_at b)" "sessions at target b after restart"
 lun_ok list target -v
-assert_contains "$LUN_OUT" "Login Cause: lunarisd start"
-assert_contains "$LUN_OUT" "Login Cause: discovery sendtargets 127.0.0.1:$PA <- lunarisd start"
+# both at start: the static config, and the discovered target from the
+# answer the store remembered (before discovery answers again)
+assert_eq 2 "$(grep -c "Login Cause: lunarisd start$" <<<"$LUN_OUT")" "logins caused by the start"
 
 grep -iE 'sanitizer|runtime error' "$TD/lunarisd.log" && fail "sanitizer report in the daemon log"
 pass

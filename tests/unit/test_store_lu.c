@@ -484,7 +484,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(chmod(f->db, 0600), 0);
 
 	st = open_ok(f);
-	assert_int_equal(lun_store_schema_version(st), 2);
+	assert_int_equal(lun_store_schema_version(st), LUN_STORE_SCHEMA_VERSION);
 	assert_int_equal(lun_store_get_methods(st, &m, f->err, sizeof(f->err)), 0);
 	assert_int_equal(m, LUN_DISC_STATIC | LUN_DISC_ISNS);
 	assert_int_equal(lun_store_list_discovery_addresses(st, &a, f->err, sizeof(f->err)), 2);
@@ -517,11 +517,12 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(lun_store_lu_upsert(st, &lu, true, T0, f->err, sizeof(f->err)), 0);
 	lun_store_close(st);
 
+	/* migrated through every step up to the current version */
 	assert_int_equal(raw_int(f->db, "SELECT value FROM meta WHERE key = 'schema_version'"),
-			 2);
-	/* a second open finds version 2 and changes nothing */
+			 LUN_STORE_SCHEMA_VERSION);
+	/* a second open finds the current version and changes nothing */
 	st = open_ok(f);
-	assert_int_equal(lun_store_schema_version(st), 2);
+	assert_int_equal(lun_store_schema_version(st), LUN_STORE_SCHEMA_VERSION);
 	assert_int_equal(lun_store_lu_list(st, &v, f->err, sizeof(f->err)), 1);
 	assert_string_equal(v[0].name, NAME_A);
 	assert_int_equal(v[0].npaths, 1);
