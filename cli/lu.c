@@ -4,7 +4,9 @@
  *
  *   lunaris list lu [-v] [--json] [NAME...]      like mpathadm list/show lu
  *   lunaris show lu [--json] NAME...             = list lu -v NAME...
- *   lunaris modify lu --policy P [--region-size BLOCKS] NAME...
+ *   lunaris modify lu [--policy P [--region-size BLOCKS]]
+ *                     [--failback enable|disable]
+ *                     [--preferred-path TARGET,HOST:PORT|none] NAME...
  *   lunaris cleanup [-n] [--older-than DURATION] [--json] [NAME...]
  *                                                like devfsadm -C
  *
@@ -25,15 +27,22 @@
 static const char usage_lu[] =
 	"usage: lunaris list lu [-v] [--json] [NAME...]\n"
 	"       lunaris show lu [--json] NAME...\n"
-	"       lunaris modify lu --policy none|round-robin|logical-block|least-queue\n"
-	"                         [--region-size BLOCKS] NAME...\n"
+	"       lunaris modify lu [--policy none|round-robin|logical-block|least-queue\n"
+	"                         [--region-size BLOCKS]] [--failback enable|disable]\n"
+	"                         [--preferred-path TARGET,HOST:PORT|none] NAME...\n"
 	"  NAME is a device name, c0t<IDENTIFIER>d0 (upper-case hex).\n"
 	"  -v, --verbose      each path: target, portal, state, ALUA state, counters\n"
 	"                     (show lu is list lu -v)\n"
 	"  --policy P         how I/O is spread over the paths: none (failover only),\n"
 	"                     round-robin, logical-block (one region per path),\n"
 	"                     least-queue (fewest outstanding commands)\n"
-	"  --region-size N    logical-block: blocks per region (default 262144)\n";
+	"  --region-size N    logical-block: blocks per region (default 262144)\n"
+	"  --failback enable|disable\n"
+	"                     policy none: go back to the preferred path when it can\n"
+	"                     serve again (default enable; not kept across restarts)\n"
+	"  --preferred-path TARGET,HOST:PORT|none\n"
+	"                     the path to prefer (as list lu -v shows it) instead of\n"
+	"                     the target's ALUA preference (not kept across restarts)\n";
 
 static const char usage_cleanup[] =
 	"usage: lunaris cleanup [-n] [--older-than DURATION] [--json] [NAME...]\n"
@@ -177,7 +186,11 @@ static void lu_print_path(const json_t *p)
 	admin_print_portal(p);
 	printf(", TPGT %lld, LUN %lld\n", num(p, "tpgt"), num(p, "lun"));
 	printf("\t\tState: %s\n", str(p, "state"));
-	printf("\t\tALUA State: %s\n", str(p, "alua"));
+	if (json_is_integer(json_object_get(p, "tpg")))
+		printf("\t\tALUA State: %s (target port group %lld)\n", str(p, "alua"),
+		       num(p, "tpg"));
+	else
+		printf("\t\tALUA State: %s\n", str(p, "alua"));
 	if (json_is_true(json_object_get(p, "preferred")))
 		printf("\t\tPreferred: yes\n");
 	printf("\t\tCommands: %lld, Bytes: %lld read/%lld written, Errors: %lld, "
@@ -218,6 +231,11 @@ static void lu_print(const json_t *result, const struct admin_cmd *c)
 			printf(", blocks of %lld bytes", num(lu, "block_size"));
 		printf("\n\tState: %s\n", str(lu, "state"));
 		printf("\tPolicy: %s\n", str(lu, "policy"));
+		if (json_is_boolean(json_object_get(lu, "failback")))
+			printf("\tFailback: %s\n",
+			       json_is_true(json_object_get(lu, "failback")) ? "enabled" : "disabled");
+		if (json_string_length(json_object_get(lu, "preferred_path")))
+			printf("\tPreferred Path: %s\n", str(lu, "preferred_path"));
 		printf("\tTotal Path Count: %lld\n", total);
 		printf("\tOperational Path Count: %lld\n", up);
 		if (c->verbose)
@@ -247,7 +265,26 @@ static int lu_policy(const char *s, char *err, size_t errlen)
 	return -1;
 }
 
-enum { LU_OPT_POLICY = 0x1101, LU_OPT_REGION, LU_OPT_OLDER };
+enum { LU_OPT_POLICY = 0x1101, LU_OPT_REGION, LU_OPT_OLDER, LU_OPT_FAILBACK, LU_OPT_PREF };
+
+/* TARGET,HOST:PORT (HOST may be [v6]) or none; the daemon checks that it
+ * names a path of the LU. */
+static int lu_pref_ok(const char *s, char *err, size_t errlen)
+{
+	const char *comma = strchr(s, ','), *colon = strrchr(s, ':');
+	long port;
+
+	if (!strcmp(s, "none"))
+		return 0;
+	if (!comma || comma == s || !colon || colon < comma + 2 ||
+	    admin_number(colon + 1, 1, 65535, "--preferred-path port", &port, err, errlen) < 0) {
+		if (!err[0] || (comma && colon && colon > comma + 1))
+			lun_seterr(err, errlen,
+				   "--preferred-path: '%s' is not TARGET,HOST:PORT or none", s);
+		return -1;
+	}
+	return 0;
+}
 
 int admin_lu(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
 	     size_t errlen)
@@ -256,13 +293,15 @@ int admin_lu(const char *op, int argc, char **argv, struct admin_cmd *c, char *e
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "policy", required_argument, NULL, LU_OPT_POLICY },
 		{ "region-size", required_argument, NULL, LU_OPT_REGION },
+		{ "failback", required_argument, NULL, LU_OPT_FAILBACK },
+		{ "preferred-path", required_argument, NULL, LU_OPT_PREF },
 		ADMIN_COMMON_LONG_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	bool list = !strcmp(op, "list"), show = !strcmp(op, "show");
-	const char *policy = NULL;
+	const char *policy = NULL, *pref = NULL;
 	long region = 0;
-	int opt, r;
+	int opt, r, failback = -1;
 
 	c->usage = usage_lu;
 	while ((opt = getopt_long(argc, argv, ":vhR:", longs, NULL)) != -1) {
@@ -283,6 +322,18 @@ int admin_lu(const char *op, int argc, char **argv, struct admin_cmd *c, char *e
 			if (admin_number(optarg, 1, 4294967295L, "--region-size", &region, err,
 					 errlen) < 0)
 				return ADMIN_EXIT_USAGE;
+		} else if (opt == LU_OPT_FAILBACK && !list && !show) {
+			if (strcmp(optarg, "enable") && strcmp(optarg, "disable")) {
+				lun_seterr(err, errlen,
+					   "--failback: expected enable or disable, got '%s'", optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			failback = !strcmp(optarg, "enable");
+		} else if (opt == LU_OPT_PREF && !list && !show) {
+			err[0] = '\0';
+			if (lu_pref_ok(optarg, err, errlen) < 0)
+				return ADMIN_EXIT_USAGE;
+			pref = optarg;
 		} else {
 			return admin_bad_opt(opt, op, argv, "lu", err, errlen);
 		}
@@ -297,18 +348,25 @@ int admin_lu(const char *op, int argc, char **argv, struct admin_cmd *c, char *e
 		return ADMIN_EXIT_USAGE;
 	}
 	if (!list && !show) {
-		if (!policy) {
-			lun_seterr(err, errlen, "modify lu needs --policy");
+		if (!policy && failback < 0 && !pref) {
+			lun_seterr(err, errlen,
+				   "modify lu needs --policy, --failback or --preferred-path");
 			return ADMIN_EXIT_USAGE;
 		}
-		if (region && strcmp(policy, "logical-block")) {
+		if (region && (!policy || strcmp(policy, "logical-block"))) {
 			lun_seterr(err, errlen, "--region-size applies to --policy logical-block "
 						"only");
 			return ADMIN_EXIT_USAGE;
 		}
 		for (int i = optind; i < argc; i++) {
-			json_t *args = json_pack("{s:s,s:s}", "name", argv[i], "policy", policy);
+			json_t *args = json_pack("{s:s}", "name", argv[i]);
 
+			if (policy)
+				json_object_set_new(args, "policy", json_string(policy));
+			if (failback >= 0)
+				json_object_set_new(args, "failback", json_boolean(failback));
+			if (pref)
+				json_object_set_new(args, "preferred_path", json_string(pref));
 			if (region)
 				json_object_set_new(args, "region_size", json_integer(region));
 			admin_add_req(c, "modify", "lu", args);

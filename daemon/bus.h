@@ -17,6 +17,7 @@
 #define LUND_BUS_MAX_WAIT 64
 #define LUND_BUS_MAX_NEG 256
 #define LUND_BUS_MAX_PORTALS 64
+#define LUND_BUS_MAX_TPGS 8 /* target port groups kept per LUN */
 #define LUND_BUS_PORTAL_INFLIGHT 2 /* logins in progress per portal */
 #define LUND_BUS_TUR_S 5 /* idle sessions look for unit attentions this often */
 #define LUND_BUS_NEG_FIRST_S 10
@@ -30,6 +31,21 @@ struct bus_lun {
 	uint64_t blocks;
 	uint32_t block_size;
 	char ident[80]; /* uppercase hex, "" when the LU has none */
+	/* ALUA (mpx/alua.h): TPGS of INQUIRY, this path's port from VPD 0x83
+	 * (lun_luid_port) and the target port group states of REPORT TARGET
+	 * PORT GROUPS; alua_known only when the report names this path's
+	 * group, and then alua_state/alua_pref are that group's */
+	int8_t tpgs; /* -1: INQUIRY not seen */
+	bool has_tpg, has_rel_port;
+	uint16_t tpg, rel_port;
+	bool alua_known, alua_pref;
+	uint8_t alua_state;
+	uint8_t ngroups;
+	struct bus_tpg {
+		uint16_t id;
+		uint8_t state;
+		bool pref;
+	} groups[LUND_BUS_MAX_TPGS];
 };
 
 enum bs_state {
@@ -42,7 +58,17 @@ enum bs_state {
 
 extern const char *const bus_state_names[]; /* by enum bs_state */
 
-enum scan_step { SC_NONE, SC_REPORT_LUNS, SC_INQUIRY, SC_VPD83, SC_CAP16, SC_CAP10, SC_TUR };
+enum scan_step {
+	SC_NONE,
+	SC_REPORT_LUNS,
+	SC_INQUIRY,
+	SC_VPD83,
+	SC_RTPG, /* REPORT TARGET PORT GROUPS, extended format asked */
+	SC_RTPG_PLAIN, /* the same, length-only, after a rejection of the former */
+	SC_CAP16,
+	SC_CAP10,
+	SC_TUR,
+};
 
 struct bsess {
 	bool used;
@@ -73,6 +99,9 @@ struct bsess {
 	struct bus_lun luns[LUND_BUS_MAX_LUNS];
 	size_t nluns;
 	bool scanned;
+	/* ALUA refresh (a state change was reported): REPORT TARGET PORT
+	 * GROUPS again for the scanned LUNs, the session staying up */
+	bool alua_rescan, alua_refresh;
 };
 
 /* A name that discovery did not find. */
@@ -124,10 +153,14 @@ void bus_scan_start(struct bsess *b);
 void bus_scan_issue(struct bsess *b);
 /* The command completed: take its result and choose the next step. */
 void bus_scan_next(struct lund *d, struct bsess *b);
+/* An ALUA state change was reported: REPORT TARGET PORT GROUPS again for
+ * the session's LUNs (state stays BS_UP; lund_lu_alua_done() at the end). */
+void bus_alua_start(struct bsess *b);
 
 /* lu.c: the logical units learn of their paths from here. */
 void lund_lu_scan_done(struct bsess *b);
 void lund_lu_session_gone(const struct bsess *b);
+void lund_lu_alua_done(struct bsess *b);
 
 /* buslist.c: the listings. */
 void bus_list_target(struct lund *d, const json_t *args, struct lund_reply *rep);

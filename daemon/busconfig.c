@@ -199,6 +199,10 @@ static void neg_add(const char *target)
 		lun_strlcpy(n->target, target, sizeof(n->target));
 		n->backoff_s = LUND_BUS_NEG_FIRST_S;
 		n->since = time(NULL);
+	} else if (now < n->until_ns) {
+		/* Several requests waited for the same discovery run and each
+		 * learns the same miss: one miss, one step of the backoff. */
+		return;
 	} else {
 		/* missed again after the entry expired: wait twice as long */
 		n->backoff_s = n->backoff_s * 2 > LUND_BUS_NEG_MAX_S ? LUND_BUS_NEG_MAX_S
@@ -275,6 +279,13 @@ static void bs_event(lunaris_session *s, const struct lunaris_event *ev, void *a
 			bus_history("%s@%s:%u: %s; rescanning LUNs", b->target, b->host, b->port,
 				    ev->text ? ev->text : "unit attention");
 			b->rescan = true;
+		}
+		/* ASYMMETRIC ACCESS STATE CHANGED, IMPLICIT ASYMMETRIC ACCESS
+		 * STATE TRANSITION FAILED: ask for the ALUA states again */
+		if (ev->asc == 0x2a && (ev->ascq == 0x06 || ev->ascq == 0x07)) {
+			bus_history("%s@%s:%u: %s", b->target, b->host, b->port,
+				    ev->text ? ev->text : "asymmetric access state changed");
+			b->alua_rescan = true;
 		}
 		break;
 	case LUNARIS_EV_RECONNECTED:
@@ -584,6 +595,8 @@ static void waits_check(struct lund *d)
 		 * matters here */
 		if (w->reply_id)
 			lund_control_finish(w->reply_id, &rep);
+		else
+			lund_lu_config_verdict(w->target, rep.code == LUND_OK, rep.err);
 		json_decref(rep.result);
 		memset(w, 0, sizeof(*w));
 	}
@@ -731,14 +744,19 @@ static void config_one(struct lund *d, const json_t *args, const struct lund_pee
 	}
 }
 
-void lund_bus_config_one(struct lund *d, const char *target, const char *who)
+int lund_bus_config_one(struct lund *d, const char *target, const char *who, char *why,
+			size_t whylen)
 {
 	struct lund_reply rep = { .code = LUND_OK };
 
-	/* The opener watches its LU and has its own timeout; the waiter left
-	 * here (no reply id) only settles the negative cache. */
+	/* The opener watches its LU and has its own timeout; a waiter left
+	 * here (no reply id) reports its verdict to lu.c when it settles. */
 	config_one_start(d, target, who, lund_tunable(d, NULL, "open-timeout"), &rep);
 	json_decref(rep.result);
+	if (rep.code == LUND_OK)
+		return 0;
+	snprintf(why, whylen, "%s", rep.err);
+	return -1;
 }
 
 void lund_bus_handle(struct lund *d, const char *op, const char *object, const json_t *args,
@@ -953,6 +971,8 @@ static void bs_step(struct lund *d, struct bsess *b, short rev)
 			bus_scan_issue(b);
 		} else if (b->state == BS_UP && b->rescan) {
 			bus_scan_start(b);
+		} else if (b->state == BS_UP && b->alua_rescan) {
+			bus_alua_start(b);
 		} else if (b->state == BS_UP && now >= b->next_ns) {
 			b->step = SC_TUR;
 			bus_scan_issue(b);

@@ -18,6 +18,17 @@
  *     serve, and a write is reported complete only once some path completed
  *     it.  With no path online the request waits, at most no-path-timeout
  *     (default 30 s), then fails with EIO; nothing hangs.
+ *   - ALUA: a CHECK CONDITION saying the path's target port group is in
+ *     transition, standby or unavailable (NOT READY 04/0A, 04/0B, 04/0C)
+ *     is a path problem too: the path takes that state, its session asks
+ *     REPORT TARGET PORT GROUPS again, and the command goes to another
+ *     path (or, with none better, the same one again) until
+ *     no-path-timeout.
+ * Each path's ALUA state and PREF bit come from the session's scan
+ * (busscan.c); the administrator's preferred path, when set, replaces the
+ * PREF bits.  Failback (policy none: back to the preferred path when it can
+ * serve again) is on by default.  Both settings live in memory only: the
+ * device cache keeps the policy and region size, not these (lunaris-lu(8)).
  * A session whose connection failed holds its commands for reinstatement
  * (replacement-timeout); when the LU has another online path, the service
  * step takes them back at once (lunaris_fail_pending) so failover does not
@@ -60,6 +71,8 @@ struct lu_path {
 	uint64_t down_ns; /* when it stopped being usable; 0 while usable */
 	struct lun_mpx_path mp; /* state, ALUA, outstanding, counters */
 	uint64_t bytes_read, bytes_written;
+	bool alua_pref; /* PREF bit of its target port group */
+	int tpg; /* target port group, -1 when unknown */
 };
 
 struct lund_lu {
@@ -67,6 +80,11 @@ struct lund_lu {
 	struct lund_lu_info info;
 	struct lu_path paths[LU_MAX_PATHS];
 	struct lun_mpx_sel sel;
+	bool failback; /* kept across policy changes (sel is reset then) */
+	/* the administrator's preferred path (TARGET,HOST:PORT); in memory */
+	bool has_pref;
+	char pref_target[224], pref_host[256];
+	uint16_t pref_port;
 	struct lund_io *wait_head, *wait_tail; /* no path online: waiting */
 	struct lund_io *retry_head, *retry_tail; /* transport failure: send again */
 };
@@ -186,6 +204,7 @@ static struct lund_lu *lu_new(const char *name, const char *ident)
 		lun_strlcpy(lu->info.ident, ident, sizeof(lu->info.ident));
 		lu->info.max_xfer = LU_MAX_XFER;
 		lun_mpx_sel_init(&lu->sel, LUN_MPX_ROUND_ROBIN);
+		lu->failback = lu->sel.failback;
 		return lu;
 	}
 	return NULL;
@@ -204,8 +223,38 @@ static struct lu_path *path_find(struct lund_lu *lu, const struct bsess *b, uint
 	return NULL;
 }
 
-static struct lu_path *path_add(struct lund_lu *lu, struct bsess *b, uint16_t lun)
+/* mp.preferred: the administrator's choice when there is one, else the
+ * PREF bit of the path's target port group. */
+static void lu_prefs(struct lund_lu *lu)
 {
+	for (int i = 0; i < LU_MAX_PATHS; i++) {
+		struct lu_path *p = &lu->paths[i];
+
+		if (!p->used)
+			continue;
+		if (lu->has_pref)
+			p->mp.preferred = p->port == lu->pref_port &&
+					  !strcmp(p->target, lu->pref_target) &&
+					  !strcasecmp(p->host, lu->pref_host);
+		else
+			p->mp.preferred = p->alua_pref;
+	}
+}
+
+/* The ALUA state of the path's target port group, as the scan last saw
+ * it; without ALUA (no report) every path is active/optimized. */
+static void path_alua(struct lu_path *p, const struct bus_lun *l)
+{
+	bool known = l && l->alua_known;
+
+	p->mp.alua = known ? l->alua_state : LUN_ALUA_ACTIVE_OPTIMIZED;
+	p->alua_pref = known && l->alua_pref;
+	p->tpg = l && l->has_tpg ? l->tpg : -1;
+}
+
+static struct lu_path *path_add(struct lund_lu *lu, struct bsess *b, const struct bus_lun *l)
+{
+	uint16_t lun = l->lun;
 	struct lu_path *p = path_find(lu, b, lun);
 
 	for (int i = 0; !p && i < LU_MAX_PATHS; i++)
@@ -226,7 +275,8 @@ static struct lu_path *path_add(struct lund_lu *lu, struct bsess *b, uint16_t lu
 	}
 	p->b = b;
 	p->tpgt = b->tpgt;
-	p->mp.alua = LUN_ALUA_ACTIVE_OPTIMIZED;
+	path_alua(p, l);
+	lu_prefs(lu);
 	return p;
 }
 
@@ -314,7 +364,7 @@ void lund_lu_load_cache(struct lund *d)
 			p->port = v[i].paths[j].port;
 			p->tpgt = v[i].paths[j].tpgt;
 			p->lun = (uint16_t)v[i].paths[j].lun;
-			p->mp.alua = LUN_ALUA_ACTIVE_OPTIMIZED;
+			path_alua(p, NULL);
 		}
 		lu_refresh(lu);
 		/* lu_refresh stamps "now" only when online; keep the cached time */
@@ -388,9 +438,30 @@ void lund_lu_scan_done(struct bsess *b)
 		lu->info.block_size = l->block_size;
 		lu->info.size = l->blocks * l->block_size;
 		if (l->ident[0] || !path_find(lu, b, l->lun))
-			path_add(lu, b, l->lun);
+			path_add(lu, b, l);
 		lu_refresh(lu);
 		lu_cache_save(lu);
+	}
+}
+
+void lund_lu_alua_done(struct bsess *b)
+{
+	for (int i = 0; i < LU_MAX; i++) {
+		struct lund_lu *lu = &lus[i];
+
+		for (int j = 0; lu->used && j < LU_MAX_PATHS; j++) {
+			struct lu_path *p = &lu->paths[j];
+
+			if (!p->used || p->b != b)
+				continue;
+			for (size_t k = 0; k < b->nluns; k++)
+				if (b->luns[k].lun == p->lun) {
+					path_alua(p, &b->luns[k]);
+					break;
+				}
+		}
+		if (lu->used)
+			lu_prefs(lu);
 	}
 }
 
@@ -436,6 +507,30 @@ static int io_scsi_error(struct lund_io *io, const struct lunaris_scsi_result *r
 	return EIO;
 }
 
+/* NOT READY, LOGICAL UNIT NOT ACCESSIBLE: ASYMMETRIC ACCESS STATE
+ * TRANSITION (04/0A), TARGET PORT IN STANDBY STATE (04/0B), TARGET PORT IN
+ * UNAVAILABLE STATE (04/0C): the ALUA state that says, or -1 for any other
+ * result. */
+static int io_alua_sense(const struct lunaris_scsi_result *r)
+{
+	struct lun_sense s;
+
+	if (r->status != 2 || !r->sense_len ||
+	    lun_parse_sense(r->sense, r->sense_len, &s, NULL, 0) < 0 || s.key != 0x02 ||
+	    s.asc != 0x04)
+		return -1;
+	switch (s.ascq) {
+	case 0x0a:
+		return LUN_ALUA_TRANSITIONING;
+	case 0x0b:
+		return LUN_ALUA_STANDBY;
+	case 0x0c:
+		return LUN_ALUA_UNAVAILABLE;
+	default:
+		return -1;
+	}
+}
+
 static void io_cb(lunaris_session *s, const struct lunaris_scsi_result *r, void *arg)
 {
 	struct lund_io *io = arg;
@@ -457,7 +552,21 @@ static void io_cb(lunaris_session *s, const struct lunaris_scsi_result *r, void 
 	}
 	if (p)
 		p->mp.errors++;
-	if (r->error != LUNARIS_OK) {
+	int alua = r->error == LUNARIS_OK ? io_alua_sense(r) : -1;
+
+	if (alua >= 0 && p) {
+		/* The port, not the LU: take the state the target gave, ask
+		 * for the group states again, and go elsewhere. */
+		if (p->mp.alua != alua)
+			bus_history("%s: path %s@%s:%u is %s; commands go to another path",
+				    lu->info.name, p->target, p->host, p->port,
+				    lun_alua_state_str((uint8_t)alua));
+		p->mp.alua = (uint8_t)alua;
+		if (p->b)
+			p->b->alua_rescan = true;
+	}
+	if (r->error != LUNARIS_OK || (alua >= 0 && (!io->deadline_ns ||
+						     lun_now_ns() < io->deadline_ns))) {
 		/* The path failed this command, not the LU: try another path
 		 * (from the service step, not from inside liblunaris). */
 		char text[160];
@@ -640,6 +749,11 @@ struct lu_opener {
 	void *arg;
 	uint64_t deadline_ns;
 	bool asked;
+	/* config_one verdicts still to come, one per target of the LU; at
+	 * zero with the LU still offline, the open fails at once */
+	unsigned pending;
+	bool failed;
+	char why[192];
 };
 
 #define LU_MAX_OPENERS 64
@@ -687,11 +801,46 @@ void lund_lu_open(struct lund *d, const char *name, pid_t pid, const char *what,
 	}
 	if (lu->info.online)
 		return; /* ready: answered by the service step */
-	/* Offline: ask bus configuration for each target that served it. */
-	for (int i = 0; i < LU_MAX_PATHS; i++)
-		if (lu->paths[i].used)
-			lund_bus_config_one(d, lu->paths[i].target, who);
+	/* Offline: ask bus configuration for each target that served it
+	 * (each target once).  A "no" that is known already (negative cache,
+	 * a refused login) fails the open at the next turn instead of making
+	 * the opener wait out the open timeout. */
+	for (int i = 0; i < LU_MAX_PATHS; i++) {
+		bool seen = false;
+
+		if (!lu->paths[i].used)
+			continue;
+		for (int j = 0; j < i; j++)
+			seen |= lu->paths[j].used && !strcmp(lu->paths[j].target, lu->paths[i].target);
+		if (seen)
+			continue;
+		if (lund_bus_config_one(d, lu->paths[i].target, who, o->why, sizeof(o->why)) == 0)
+			o->pending++;
+	}
 	o->asked = true;
+	o->failed = o->pending == 0;
+}
+
+void lund_lu_config_verdict(const char *target, bool found, const char *why)
+{
+	for (int i = 0; i < LU_MAX_OPENERS; i++) {
+		struct lu_opener *o = &openers[i];
+		bool mine = false;
+
+		if (!o->used || !o->asked || !o->lu || !o->pending)
+			continue;
+		for (int k = 0; k < LU_MAX_PATHS; k++)
+			mine |= o->lu->paths[k].used && !strcmp(o->lu->paths[k].target, target);
+		if (!mine)
+			continue;
+		o->pending--;
+		if (!found)
+			snprintf(o->why, sizeof(o->why), "%s", why);
+		/* found: the target is up; its scan brings the LU online, and the
+		 * service step answers then (or at the deadline) */
+		if (!o->pending && !found)
+			o->failed = true;
+	}
 }
 
 void lund_lu_close(struct lund_lu *lu)
@@ -717,6 +866,7 @@ int lund_lu_paths(const struct lund_lu *lu, struct lund_lu_path_info *out, int m
 		o->lun = p->lun;
 		o->state = lun_path_state_str(p->mp.state);
 		o->alua = lun_alua_state_str(p->mp.alua);
+		o->tpg = p->tpg;
 		o->preferred = p->mp.preferred;
 		o->commands = p->mp.ios;
 		o->bytes_read = p->bytes_read;
@@ -740,6 +890,7 @@ int lund_lu_set_policy(struct lund_lu *lu, const char *policy, uint32_t region_b
 	if (p < 0)
 		return -1;
 	lun_mpx_sel_init(&lu->sel, p);
+	lu->sel.failback = lu->failback;
 	if (region_blocks)
 		lu->sel.region_blocks = region_blocks;
 	if (lu_d && lu->info.npaths) {
@@ -752,6 +903,79 @@ int lund_lu_set_policy(struct lund_lu *lu, const char *policy, uint32_t region_b
 				 lu->info.name, err);
 	}
 	return 0;
+}
+
+bool lund_lu_failback(const struct lund_lu *lu)
+{
+	return lu->failback;
+}
+
+void lund_lu_set_failback(struct lund_lu *lu, bool on)
+{
+	lu->failback = on;
+	lu->sel.failback = on;
+}
+
+void lund_lu_preferred(const struct lund_lu *lu, char *out, size_t cap)
+{
+	if (!lu->has_pref)
+		lun_strlcpy(out, "", cap);
+	else if (strchr(lu->pref_host, ':'))
+		snprintf(out, cap, "%s,[%s]:%u", lu->pref_target, lu->pref_host, lu->pref_port);
+	else
+		snprintf(out, cap, "%s,%s:%u", lu->pref_target, lu->pref_host, lu->pref_port);
+}
+
+int lund_lu_set_preferred(struct lund_lu *lu, const char *spec, char *err, size_t errlen)
+{
+	char target[224], host[256];
+	const char *comma = strchr(spec, ','), *h, *colon;
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	if (!strcmp(spec, "none") || !spec[0]) {
+		lu->has_pref = false;
+		lu_prefs(lu);
+		return 0;
+	}
+	colon = strrchr(spec, ':');
+	if (!comma || comma == spec || (size_t)(comma - spec) >= sizeof(target) || !colon ||
+	    colon < comma) {
+		snprintf(err, errlen, "preferred path '%s' is not TARGET,HOST:PORT (or none)", spec);
+		return -1;
+	}
+	memcpy(target, spec, (size_t)(comma - spec));
+	target[comma - spec] = '\0';
+	h = comma + 1;
+	hl = (size_t)(colon - h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (!hl || hl >= sizeof(host) || *end || colon[1] == '\0' || !port || port > 65535) {
+		snprintf(err, errlen, "preferred path '%s' is not TARGET,HOST:PORT (or none)", spec);
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	for (int i = 0; i < LU_MAX_PATHS; i++) {
+		const struct lu_path *p = &lu->paths[i];
+
+		if (p->used && p->port == port && !strcmp(p->target, target) &&
+		    !strcasecmp(p->host, host)) {
+			lu->has_pref = true;
+			lun_strlcpy(lu->pref_target, target, sizeof(lu->pref_target));
+			lun_strlcpy(lu->pref_host, host, sizeof(lu->pref_host));
+			lu->pref_port = (uint16_t)port;
+			lu_prefs(lu);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s has no path %s,%s:%lu (see lunaris list lu -v)", lu->info.name,
+		 target, host, port);
+	return -1;
 }
 
 int lund_lu_remove(struct lund_lu *lu)
@@ -885,6 +1109,13 @@ void lund_lu_service(struct lund *d)
 		} else if (!o->lu) {
 			o->used = false;
 			o->done(o->arg, NULL, ENXIO, "no such logical unit");
+		} else if (o->failed) {
+			char msg[300];
+
+			o->used = false;
+			snprintf(msg, sizeof(msg), "%s is offline: %s", o->lu->info.name,
+				 o->why[0] ? o->why : "no path came back");
+			o->done(o->arg, NULL, ENXIO, msg);
 		} else if (now >= o->deadline_ns) {
 			char msg[160];
 

@@ -107,8 +107,10 @@ struct lund_lu_path_info {
 	int tpgt;
 	uint16_t lun;
 	const char *state; /* "online", "standby", "offline", "failed" */
-	const char *alua; /* "active/optimized", ... */
-	bool preferred;
+	const char *alua; /* "active/optimized", ...: REPORT TARGET PORT GROUPS, or
+			   * active/optimized when the target has no ALUA */
+	int tpg; /* target port group, -1 when unknown */
+	bool preferred; /* the administrator's preferred path, else ALUA PREF */
 	uint64_t commands, bytes_read, bytes_written, errors;
 	unsigned outstanding;
 };
@@ -118,6 +120,16 @@ const char *lund_lu_policy(const struct lund_lu *lu);
 /* policy: "none", "round-robin", "logical-block", "least-queue"; region in
  * blocks for logical-block (0: the default).  -1 for an unknown policy. */
 int lund_lu_set_policy(struct lund_lu *lu, const char *policy, uint32_t region_blocks);
+/* Failback (policy none: back to the preferred path when it can serve
+ * again); on by default.  In memory only: not in the device cache. */
+bool lund_lu_failback(const struct lund_lu *lu);
+void lund_lu_set_failback(struct lund_lu *lu, bool on);
+/* The administrator's preferred path, "TARGET,HOST:PORT", instead of the
+ * ALUA PREF bits; "none" (or "") clears it.  It must name one of the LU's
+ * paths (-1 with a sentence in err otherwise).  In memory only. */
+int lund_lu_set_preferred(struct lund_lu *lu, const char *spec, char *err, size_t errlen);
+/* "" when none is set; always terminated. */
+void lund_lu_preferred(const struct lund_lu *lu, char *out, size_t cap);
 /* Forget an LU that is offline and unused (cleanup); -1 otherwise. */
 int lund_lu_remove(struct lund_lu *lu);
 /* list lu, modify lu, cleanup (docs/control-protocol.md) */

@@ -31,18 +31,21 @@ static void list_one(struct lund_lu *lu, void *arg)
 	struct lund_lu_path_info p[8];
 	int n = lund_lu_paths(lu, p, 8);
 	json_t *paths = json_array(), *o;
+	char pref[600];
 
 	lund_lu_get_info(lu, &in);
-	for (int i = 0; i < n; i++)
-		json_array_append_new(
-			paths,
-			json_pack("{s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:b}", "target",
+	for (int i = 0; i < n; i++) {
+		json_t *po = json_pack("{s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:b}", "target",
 				  p[i].target, "address", p[i].host, "port", p[i].port, "tpgt",
 				  p[i].tpgt, "lun", p[i].lun, "state", p[i].state, "alua", p[i].alua,
 				  "commands", (json_int_t)p[i].commands, "bytes_read",
 				  (json_int_t)p[i].bytes_read, "bytes_written",
 				  (json_int_t)p[i].bytes_written, "errors", (json_int_t)p[i].errors,
-				  "outstanding", (int)p[i].outstanding, "preferred", p[i].preferred));
+				  "outstanding", (int)p[i].outstanding, "preferred", p[i].preferred);
+
+		json_object_set_new(po, "tpg", p[i].tpg >= 0 ? json_integer(p[i].tpg) : json_null());
+		json_array_append_new(paths, po);
+	}
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:s,s:s,s:i,s:i,s:i}", "name", in.name,
 		      "identifier", in.ident, "vendor", in.vendor, "product", in.product,
 		      "revision", in.revision, "size", (json_int_t)in.size, "block_size",
@@ -53,22 +56,37 @@ static void list_one(struct lund_lu *lu, void *arg)
 	json_object_set_new(o, "last_open", time_or_null(in.last_open));
 	json_object_set_new(o, "last_opener",
 			    in.last_opener[0] ? json_string(in.last_opener) : json_null());
+	json_object_set_new(o, "failback", json_boolean(lund_lu_failback(lu)));
+	lund_lu_preferred(lu, pref, sizeof(pref));
+	json_object_set_new(o, "preferred_path", pref[0] ? json_string(pref) : json_null());
 	json_object_set_new(o, "paths", paths);
 	json_array_append_new(c->out, o);
 }
 
+/* modify lu: policy (and region_size), failback, preferred_path; at least
+ * one of them.  Failback and the preferred path live in memory only. */
 static void modify_lu(const json_t *args, struct lund_reply *rep)
 {
-	const char *name = NULL, *policy = NULL;
+	const char *name = NULL, *policy = NULL, *pref = NULL;
 	json_int_t region = 0;
+	json_t *failback = NULL;
 	json_error_t jerr;
 	struct lund_lu *lu;
 
-	if (!args || json_unpack_ex((json_t *)args, &jerr, JSON_STRICT, "{s:s,s:s,s?I}", "name",
-				    &name, "policy", &policy, "region_size", &region) < 0) {
+	if (!args || json_unpack_ex((json_t *)args, &jerr, JSON_STRICT, "{s:s,s?s,s?I,s?o,s?s}",
+				    "name", &name, "policy", &policy, "region_size", &region,
+				    "failback", &failback, "preferred_path", &pref) < 0) {
 		rep->code = LUND_EBADREQ;
 		snprintf(rep->err, sizeof(rep->err), "modify lu: %s",
 			 args ? jerr.text : "needs name and policy");
+		return;
+	}
+	if ((!policy && !failback && !pref) || (region && !policy) ||
+	    (failback && !json_is_boolean(failback))) {
+		rep->code = LUND_EBADREQ;
+		snprintf(rep->err, sizeof(rep->err),
+			 "modify lu needs policy (with region_size), failback (true or false) or "
+			 "preferred_path");
 		return;
 	}
 	if (region < 0 || region > UINT32_MAX) {
@@ -83,13 +101,23 @@ static void modify_lu(const json_t *args, struct lund_reply *rep)
 		snprintf(rep->err, sizeof(rep->err), "logical unit %s is not known", name);
 		return;
 	}
-	if (lund_lu_set_policy(lu, policy, (uint32_t)region) < 0) {
+	/* nothing changes when a part is wrong: the policy name first */
+	if (policy && strcmp(policy, "none") && strcmp(policy, "round-robin") &&
+	    strcmp(policy, "logical-block") && strcmp(policy, "least-queue")) {
 		rep->code = LUND_EBADREQ;
 		snprintf(rep->err, sizeof(rep->err),
 			 "unknown policy '%s' (none, round-robin, logical-block, least-queue)",
 			 policy);
 		return;
 	}
+	if (pref && lund_lu_set_preferred(lu, pref, rep->err, sizeof(rep->err)) < 0) {
+		rep->code = LUND_EBADREQ;
+		return;
+	}
+	if (policy)
+		lund_lu_set_policy(lu, policy, (uint32_t)region);
+	if (failback)
+		lund_lu_set_failback(lu, json_is_true(failback));
 	rep->result = json_null();
 }
 
