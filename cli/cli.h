@@ -41,6 +41,8 @@ int cmd_write(const struct cli_opts *o, int argc, char **argv);
 int cmd_perf(const struct cli_opts *o, int argc, char **argv);
 /* lunaris trace: argv[0] is "trace" */
 int cmd_trace(int argc, char **argv);
+/* lunaris doctor: argv[0] is "doctor" (doctor_run.c) */
+int cmd_doctor(int argc, char **argv);
 
 /* The admin commands (lunaris-admin(8)): argv[0] is add, remove, list or
  * modify; they talk to lunarisd and parse their own options. */

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  trace [-f] [--json]                       the daemon's history of steps and causes\n"
 	"  cleanup [-n] [--older-than DURATION] [NAME...]\n"
 	"                                            forget logical units that are gone\n"
+	"  doctor [--json]                           what needs attention, and the fix\n"
 	"\n"
 	"URL: iscsi://[user@]host[:port]/target-iqn/lun\n"
 	"\n"
@@ -182,6 +183,8 @@ int main(int argc, char **argv)
 		return cmd_admin(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "doctor"))
+		return cmd_doctor(argc - 1, argv + 1);
 	/* `lunaris -R DIR list ...`: the run directory before the subcommand
 	 * means the same as after it. */
 	if (argc > 3 && (!strcmp(argv[1], "-R") || !strcmp(argv[1], "--run-dir")) &&
