@@ -139,15 +139,32 @@ static void fz_check_lu(const struct admin_cmd *c, const char *op, const json_t 
 	}
 	fz_check(!strcmp(op, "modify") && c->print == NULL && c->filter == NULL);
 	fz_check_lu_name(json_object_get(args, "name"));
+	/* at least one of policy, failback, preferred_path */
 	policy = json_string_value(json_object_get(args, "policy"));
-	fz_check(policy != NULL);
-	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
-		known = known || !strcmp(policy, policies[i]);
-	fz_check(known);
+	fz_check(policy || json_object_get(args, "failback") ||
+		 json_object_get(args, "preferred_path"));
+	if (json_object_get(args, "policy")) {
+		fz_check(policy != NULL);
+		for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+			known = known || !strcmp(policy, policies[i]);
+		fz_check(known);
+	}
 	if (json_object_get(args, "region_size"))
-		fz_check(!strcmp(policy, "logical-block"));
+		fz_check(policy && !strcmp(policy, "logical-block"));
 	fz_check_range(args, "region_size", 1, 4294967295LL);
-	fz_check(json_object_size(args) == 2 + !!json_object_get(args, "region_size"));
+	if (json_object_get(args, "failback"))
+		fz_check(json_is_boolean(json_object_get(args, "failback")));
+	v = json_object_get(args, "preferred_path");
+	if (v) {
+		/* none, or TARGET,HOST:PORT: a comma before a colon */
+		const char *pp = json_string_value(v);
+
+		fz_check(pp != NULL);
+		fz_check(!strcmp(pp, "none") ||
+			 (strchr(pp, ',') && strrchr(pp, ':') > strchr(pp, ',')));
+	}
+	fz_check(json_object_size(args) == 1 + !!policy + !!json_object_get(args, "region_size") +
+						 !!json_object_get(args, "failback") + !!v);
 }
 
 static void fz_check_req(const struct admin_cmd *c, const json_t *req)
