@@ -472,6 +472,17 @@ proxy_times() {
     awk -v e="$1" '$3 == e { print $1 }' "$PROXY_LOG"
 }
 
+# daemon_start: this test's lunarisd, state in $TD/state, run dir
+# $LUNARIS_RUN_DIR, in the foreground logging to $TD/lunarisd.log; DPID is
+# its pid; returns when it answers on its control socket.
+daemon_start() {
+    "${LUNARISD:-$(dirname "$LUNARIS")/lunarisd}" -f --state-dir "$TD/state" \
+        --run-dir "${LUNARIS_RUN_DIR:?set LUNARIS_RUN_DIR first}" 2>>"$TD/lunarisd.log" &
+    DPID=$!
+    _PIDS+=("$DPID")
+    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
+}
+
 now() { date +%s.%N; }
 elapsed() {   # elapsed START [END=now] -> seconds, 2 decimals
     awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.2f", b - a }'

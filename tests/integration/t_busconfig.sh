@@ -30,12 +30,6 @@ tgtd_lun b 1 1 "$TD/b/lun1.img" 8
 sessions_at() { tadm "$1" --lld iscsi --mode conn --op show --tid 1 2>/dev/null | grep -c 'Connection:'; }
 
 DPID=
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$LUNARIS_RUN_DIR" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 up() { "$LUNARIS" list target -S 2>/dev/null | grep -c "Device Name: c0t"; }
 
 daemon_start

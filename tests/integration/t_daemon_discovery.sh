@@ -26,12 +26,6 @@ logins() {
 }
 
 DPID=
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$LUNARIS_RUN_DIR" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 found() { "$LUNARIS" list discovery-address -v 2>/dev/null | grep -c "Target name: iqn.2024-01.test.lunaris:disc"; }
 # both discovered targets logged in (their logins are not discovery logins)
 both_up() { [ "$("$LUNARIS" list target 2>/dev/null | grep -c "Connections: 1")" -eq 2 ]; }

@@ -29,12 +29,6 @@ DP=$PROXY_PORT
 sessions_at() { tadm "$1" --lld iscsi --mode conn --op show --tid 1 2>/dev/null | grep -c 'Connection:'; }
 
 DPID=
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$LUNARIS_RUN_DIR" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 daemon_stop() {
     stop_pid "$DPID"
     wait_until 10 eval '[ "$(sessions_at a)" -eq 0 ]' || fail "a stopped daemon left its session behind"

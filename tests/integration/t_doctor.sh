@@ -63,12 +63,6 @@ tgtd_target a 2 "$T2"
 tgtd_lun a 2 1 "$TD/a/lun2.img" 8
 
 DPID=
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$LUNARIS_RUN_DIR" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 state_of() {   # state_of NAME -> online|offline|absent
     "$LUNARIS" list lu --json 2>/dev/null | "$PY" -c '
 import json, sys

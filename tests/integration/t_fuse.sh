@@ -40,12 +40,6 @@ tadm a --lld iscsi --mode logicalunit --op update --tid 1 --lun 1 \
     --params thin_provisioning=1 || fail "tgtadm: thin_provisioning"
 tgtd_lun a 1 2 "$TD/a/lun2.img" 8
 
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$RUN" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 devices() { "$LUNARIS" list target -S 2>/dev/null | grep -c "Device Name: c0t"; }
 
 daemon_start

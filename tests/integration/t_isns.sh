@@ -78,12 +78,6 @@ wait_until 10 eval 'isns_nodes | grep -qx "$T1"' || fail "tgtd did not register 
 # ---------------------------------------------------------------- lunarisd
 
 DPID=
-daemon_start() {
-    "$LUNARISD" -f --state-dir "$TD/state" --run-dir "$LUNARIS_RUN_DIR" 2>>"$TD/lunarisd.log" &
-    DPID=$!
-    _PIDS+=("$DPID")
-    wait_until 5 "$LUNARIS" list discovery >/dev/null 2>&1 || fail "lunarisd does not answer"
-}
 listed() { "$LUNARIS" list isns-server -v 2>/dev/null | grep -c "Target name: $1\$"; }
 field() {   # field KEY -> that member of the first server of list isns-server -v --json
     "$LUNARIS" list isns-server -v --json 2>/dev/null |
