@@ -54,6 +54,7 @@
 
 #include "bus.h"
 #include "names.h"
+#include "probes.h"
 #include "util.h"
 
 /* A config_one request waiting for its answer. */
@@ -393,6 +394,12 @@ static void bs_login(struct lund *d, struct bsess *b, struct bus_portal *p)
 	snprintf(why, sizeof(why), "login %s:%u %s <- %s", b->host, b->port, b->target, b->cause);
 	lunaris_set_cause(b->s, why);
 	lund_history_add(why);
+	{
+		char portal[300];
+
+		snprintf(portal, sizeof(portal), "%s:%u", b->host, b->port);
+		LUND_PROBE_LOGIN(b->target, portal, b->cause);
+	}
 	b->logins++;
 	if (p) {
 		p->inflight++;
@@ -642,6 +649,7 @@ static struct bus_wait *config_one_start(struct lund *d, const char *target, con
 	unsigned ns, nl;
 
 	snprintf(cause, sizeof(cause), "config_one %s <- %s", target, who);
+	LUND_PROBE_CONFIG_ONE(target, who);
 	if (bus_target_up(target, &ns, &nl)) {
 		rep->result = json_pack("{s:s,s:s,s:i,s:i}", "target", target, "state",
 					"configured", "sessions", ns, "luns", nl);

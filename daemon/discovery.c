@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "probes.h"
 #include "util.h"
 
 #define LUND_DISC_MAX 64
@@ -310,6 +311,12 @@ static void disc_start(struct lund *d, struct disc *x, const char *cause)
 	lun_strlcpy(x->cause, cause, sizeof(x->cause));
 	snprintf(why, sizeof(why), "discovery sendtargets %s:%u <- %s", x->host, x->port, cause);
 	lund_history_add(why);
+	{
+		char source[300];
+
+		snprintf(source, sizeof(source), "%s:%u", x->host, x->port);
+		LUND_PROBE_DISCOVERY("sendtargets", source, cause);
+	}
 	lunaris_set_trace_cb(x->s, disc_trace, NULL);
 	lunaris_set_cause(x->s, why);
 	lunaris_set_timeouts(x->s, 15, 30);

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "probes.h"
 #include "isns.h"
 #include "util.h"
 
@@ -471,6 +472,7 @@ static void announce(struct isrv *x, const char *cause)
 		return;
 	lun_strlcpy(x->told, cause, sizeof(x->told));
 	hist("discovery isns %s <- %s", x->label, cause);
+	LUND_PROBE_DISCOVERY("isns", x->label, cause);
 }
 
 static void start_reg(struct isrv *x)

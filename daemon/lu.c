@@ -51,6 +51,7 @@
 #include "crc32c.h"
 #include "lu.h"
 #include "policy.h"
+#include "probes.h"
 #include "scsi.h"
 #include "util.h"
 
@@ -784,11 +785,13 @@ void lund_lu_open(struct lund *d, const char *name, pid_t pid, const char *what,
 	o->arg = arg;
 	o->deadline_ns = lun_now_ns() + (uint64_t)lund_tunable(d, NULL, "open-timeout") *
 						1000000000u;
-	if (!lu)
-		return; /* the service step answers: unknown */
 	struct lund_peer peer = { .pid = pid };
 
 	lund_peer_cause(&peer, what, who, sizeof(who));
+	LUND_PROBE_DEVCACHE_OPEN(name, !lu ? "unknown" : lu->info.online ? "online" : "offline",
+				 who);
+	if (!lu)
+		return; /* the service step answers: unknown */
 	lu->info.last_open = time(NULL);
 	lun_strlcpy(lu->info.last_opener, who, sizeof(lu->info.last_opener));
 	{
