@@ -238,8 +238,15 @@ static void lu_print(const json_t *result, const struct admin_cmd *c)
 			printf("\tPreferred Path: %s\n", str(lu, "preferred_path"));
 		printf("\tTotal Path Count: %lld\n", total);
 		printf("\tOperational Path Count: %lld\n", up);
-		if (c->verbose)
+		if (c->verbose) {
+			const json_t *st = json_object_get(lu, "stats");
+
 			printf("\tUsers: %lld\n", num(lu, "users"));
+			if (json_is_object(st))
+				printf("\tCommands: %lld, Bytes: %lld read/%lld written, Errors: %lld\n",
+				       num(st, "commands"), num(st, "bytes_read"),
+				       num(st, "bytes_written"), num(st, "errors"));
+		}
 		lu_time(t, sizeof(t), json_object_get(lu, "last_seen_online"), false);
 		printf("\tLast Seen Online: %s\n", t);
 		lu_time(t, sizeof(t), json_object_get(lu, "last_open"), false);

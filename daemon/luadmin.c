@@ -33,8 +33,14 @@ static void list_one(struct lund_lu *lu, void *arg)
 	json_t *paths = json_array(), *o;
 	char pref[600];
 
+	json_int_t cmds = 0, rd = 0, wr = 0, errs = 0; /* the LU's totals */
+
 	lund_lu_get_info(lu, &in);
 	for (int i = 0; i < n; i++) {
+		cmds += (json_int_t)p[i].commands;
+		rd += (json_int_t)p[i].bytes_read;
+		wr += (json_int_t)p[i].bytes_written;
+		errs += (json_int_t)p[i].errors;
 		json_t *po = json_pack("{s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:b}", "target",
 				  p[i].target, "address", p[i].host, "port", p[i].port, "tpgt",
 				  p[i].tpgt, "lun", p[i].lun, "state", p[i].state, "alua", p[i].alua,
@@ -60,6 +66,9 @@ static void list_one(struct lund_lu *lu, void *arg)
 	lund_lu_preferred(lu, pref, sizeof(pref));
 	json_object_set_new(o, "preferred_path", pref[0] ? json_string(pref) : json_null());
 	json_object_set_new(o, "paths", paths);
+	json_object_set_new(o, "stats", json_pack("{s:I,s:I,s:I,s:I}", "commands", cmds,
+						  "bytes_read", rd, "bytes_written", wr,
+						  "errors", errs));
 	json_array_append_new(c->out, o);
 }
 

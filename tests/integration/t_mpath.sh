@@ -62,6 +62,15 @@ log "round-robin: commands per path $d1 / $d2"
 [ "$d1" -gt 0 ] && [ "$d2" -gt 0 ] || fail "round-robin used one path only ($d1 / $d2)"
 lo=$(( (d1 + d2) / 4 ))
 [ "$d1" -ge "$lo" ] && [ "$d2" -ge "$lo" ] || fail "round-robin is lopsided ($d1 / $d2)"
+# the LU's own counters are its paths' sums
+lu_json | "$PY" -c '
+import json, sys
+l = json.load(sys.stdin)[0]
+for k in ("commands", "bytes_read", "bytes_written", "errors"):
+    assert l["stats"][k] == sum(p[k] for p in l["paths"]), (k, l)
+assert l["stats"]["bytes_written"] >= 16 << 20, l["stats"]' || fail "per-LU statistics"
+lun_ok list lu -v "$N"
+assert_match "$LUN_OUT" "Commands: [0-9]+, Bytes: [0-9]+ read/[0-9]+ written, Errors: 0"
 
 # --- none: failover only, one path takes everything
 lun_ok modify lu --policy none "$N"
