@@ -276,6 +276,13 @@ static struct lu_path *path_add(struct lund_lu *lu, struct bsess *b, const struc
 	}
 	p->b = b;
 	p->tpgt = b->tpgt;
+	/* a static config may not name the TPGT (-1): the login told it */
+	{
+		struct lunaris_session_info si;
+
+		if (b->s && lunaris_is_logged_in(b->s) && lunaris_get_session_info(b->s, &si) == 0)
+			p->tpgt = si.tpgt;
+	}
 	path_alua(p, l);
 	lu_prefs(lu);
 	return p;
@@ -1111,7 +1118,7 @@ void lund_lu_service(struct lund *d)
 			o->done(o->arg, o->lu, 0, NULL);
 		} else if (!o->lu) {
 			o->used = false;
-			o->done(o->arg, NULL, ENXIO, "no such logical unit");
+			o->done(o->arg, NULL, ENOENT, "no such logical unit");
 		} else if (o->failed) {
 			char msg[300];
 

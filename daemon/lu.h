@@ -89,7 +89,9 @@ void lund_lu_submit(struct lund_lu *lu, struct lund_io *io);
  * Open a name for an export.  An online LU is ready at once; a cached but
  * offline one asks bus configuration for its targets (config_one, cause
  * "<what> by pid N (comm)") and waits at most open-timeout (default 5 s);
- * an unknown name fails.  done(arg, lu, 0) or done(arg, NULL, ENXIO, msg);
+ * an unknown name fails with ENOENT (a name that `lunaris cleanup` removed
+ * may still be in the kernel's dentry cache of the FUSE mount).
+ * done(arg, lu, 0) or done(arg, NULL, ENXIO or ENOENT, msg);
  * runs from the event loop, never inside this call.  A successful open
  * counts as a user until lund_lu_close(): names in use are never removed.
  */
