@@ -292,8 +292,10 @@ static void print_negative_cache(const json_t *result, const struct admin_cmd *c
 	}
 }
 
-int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
-			 size_t errlen)
+/* A listing without options or operands: request, usage and printer. */
+static int listing_only(const char *op, int argc, char **argv, struct admin_cmd *c,
+			const char *object, const char *usage, admin_print_fn print, char *err,
+			size_t errlen)
 {
 	static const struct option longs[] = {
 		ADMIN_COMMON_LONG_OPTS,
@@ -301,7 +303,7 @@ int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd
 	};
 	int opt, r;
 
-	c->usage = usage_negative_cache;
+	c->usage = usage;
 	while ((opt = getopt_long(argc, argv, ":hR:", longs, NULL)) != -1) {
 		if ((r = admin_common_opt(opt, op, c, err, errlen)) != 0) {
 			if (r < 0)
@@ -309,18 +311,25 @@ int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd
 		} else if (opt == 'h') {
 			c->help = true;
 		} else {
-			return admin_bad_opt(opt, op, argv, "negative-cache", err, errlen);
+			return admin_bad_opt(opt, op, argv, object, err, errlen);
 		}
 	}
 	if (c->help)
 		return 0;
 	if (optind != argc) {
-		lun_seterr(err, errlen, "list negative-cache takes no operands");
+		lun_seterr(err, errlen, "list %s takes no operands", object);
 		return ADMIN_EXIT_USAGE;
 	}
-	admin_add_req(c, op, "negative-cache", NULL);
-	c->print = print_negative_cache;
+	admin_add_req(c, op, object, NULL);
+	c->print = print;
 	return 0;
+}
+
+int admin_negative_cache(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
+			 size_t errlen)
+{
+	return listing_only(op, argc, argv, c, "negative-cache", usage_negative_cache,
+			    print_negative_cache, err, errlen);
 }
 
 /* ---- list portal-stats: logins per portal, the counters behind the
@@ -347,30 +356,6 @@ static void print_portal_stats(const json_t *result, const struct admin_cmd *c)
 int admin_portal_stats(const char *op, int argc, char **argv, struct admin_cmd *c, char *err,
 		       size_t errlen)
 {
-	static const struct option longs[] = {
-		ADMIN_COMMON_LONG_OPTS,
-		{ NULL, 0, NULL, 0 },
-	};
-	int opt, r;
-
-	c->usage = usage_portal_stats;
-	while ((opt = getopt_long(argc, argv, ":hR:", longs, NULL)) != -1) {
-		if ((r = admin_common_opt(opt, op, c, err, errlen)) != 0) {
-			if (r < 0)
-				return ADMIN_EXIT_USAGE;
-		} else if (opt == 'h') {
-			c->help = true;
-		} else {
-			return admin_bad_opt(opt, op, argv, "portal-stats", err, errlen);
-		}
-	}
-	if (c->help)
-		return 0;
-	if (optind != argc) {
-		lun_seterr(err, errlen, "list portal-stats takes no operands");
-		return ADMIN_EXIT_USAGE;
-	}
-	admin_add_req(c, op, "portal-stats", NULL);
-	c->print = print_portal_stats;
-	return 0;
+	return listing_only(op, argc, argv, c, "portal-stats", usage_portal_stats,
+			    print_portal_stats, err, errlen);
 }

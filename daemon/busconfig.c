@@ -569,8 +569,9 @@ static bool wait_verdict(struct lund *d, const struct bus_wait *w, struct lund_r
 		snprintf(rep->err, sizeof(rep->err), "%s", why);
 		return true;
 	}
-	if (w->discovery_asked && !bus_known(d, w->target) && !lund_discovery_busy() &&
-	    lund_discovery_completed() > w->disc_done_at_start) {
+	/* the store read in bus_known() last: it runs only when discovery is done */
+	if (w->discovery_asked && !lund_discovery_busy() &&
+	    lund_discovery_completed() > w->disc_done_at_start && !bus_known(d, w->target)) {
 		if (lund_storm_protection(d))
 			neg_add(w->target);
 		snprintf(rep->err, sizeof(rep->err),

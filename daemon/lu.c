@@ -172,8 +172,6 @@ static void lu_refresh(struct lund_lu *lu)
 	lu->info.npaths = n;
 	lu->info.paths_online = on;
 	lu->info.online = on > 0;
-	if (on)
-		lu->info.last_seen_online = time(NULL);
 }
 
 static struct lund_lu *lu_by_ident(const char *ident)
@@ -375,8 +373,6 @@ void lund_lu_load_cache(struct lund *d)
 			path_alua(p, NULL);
 		}
 		lu_refresh(lu);
-		/* lu_refresh stamps "now" only when online; keep the cached time */
-		lu->info.last_seen_online = (time_t)v[i].last_seen_online;
 		bus_history("device cache: %s published (offline until a path is back)",
 			    lu->info.name);
 	}
@@ -1084,6 +1080,9 @@ void lund_lu_service(struct lund *d)
 		if (!lu->used)
 			continue;
 		lu_refresh(lu);
+		/* stamped once per turn of the loop, not per I/O (io_send refreshes too) */
+		if (lu->info.online)
+			lu->info.last_seen_online = time(NULL);
 		lu_take_back(lu);
 		/* transport failures: another path, or wait for one */
 		while ((io = q_pop(&lu->retry_head, &lu->retry_tail)) != NULL) {
